@@ -1,0 +1,136 @@
+package pni
+
+import "math"
+
+// resizeBilinear resamples the h x w grid src to oh x ow with bilinear
+// interpolation and align_corners=false (torch.nn.functional.interpolate's
+// convention: source coordinate (dst+0.5)*scale-0.5, clamped at the edges).
+func resizeBilinear(src []float32, h, w, oh, ow int) []float32 {
+	dst := make([]float32, oh*ow)
+	sy, sx := float64(h)/float64(oh), float64(w)/float64(ow)
+	xs0, xs1, xw := axisWeights(ow, w, sx)
+	for y := 0; y < oh; y++ {
+		fy := (float64(y)+0.5)*sy - 0.5
+		if fy < 0 {
+			fy = 0
+		}
+		y0 := int(fy)
+		if y0 > h-1 {
+			y0 = h - 1
+		}
+		y1 := min(y0+1, h-1)
+		wy := float32(fy - float64(y0))
+		r0, r1 := src[y0*w:(y0+1)*w], src[y1*w:(y1+1)*w]
+		out := dst[y*ow : (y+1)*ow]
+		for x := range out {
+			a := r0[xs0[x]] + (r0[xs1[x]]-r0[xs0[x]])*xw[x]
+			b := r1[xs0[x]] + (r1[xs1[x]]-r1[xs0[x]])*xw[x]
+			out[x] = a + (b-a)*wy
+		}
+	}
+	return dst
+}
+
+func axisWeights(on, n int, scale float64) (i0, i1 []int, wt []float32) {
+	i0, i1, wt = make([]int, on), make([]int, on), make([]float32, on)
+	for x := 0; x < on; x++ {
+		f := (float64(x)+0.5)*scale - 0.5
+		if f < 0 {
+			f = 0
+		}
+		a := int(f)
+		if a > n-1 {
+			a = n - 1
+		}
+		i0[x], i1[x], wt[x] = a, min(a+1, n-1), float32(f-float64(a))
+	}
+	return i0, i1, wt
+}
+
+// gaussianBlur filters the h x w image in place with a Gaussian of the given
+// sigma, as scipy.ndimage.gaussian_filter(sigma, truncate=4, mode="reflect")
+// does (the kernel radius is int(4*sigma+0.5); reflection repeats the edge
+// sample: d c b a | a b c d).
+func gaussianBlur(img []float32, h, w int, sigma float64) {
+	if sigma <= 0 {
+		return
+	}
+	r := int(4*sigma + 0.5)
+	k := make([]float64, 2*r+1)
+	sum := 0.0
+	for i := -r; i <= r; i++ {
+		v := math.Exp(-0.5 * float64(i*i) / (sigma * sigma))
+		k[i+r] = v
+		sum += v
+	}
+	for i := range k {
+		k[i] /= sum
+	}
+	line := make([]float64, max(h, w)+4*r+2)
+	out := make([]float64, max(h, w))
+	pass := func(n int, get func(i int) float32, set func(i int, v float32)) {
+		for i := -r; i < n+r; i++ {
+			line[i+r] = float64(get(reflect(i, n)))
+		}
+		for i := 0; i < n; i++ {
+			s := 0.0
+			for j, kv := range k {
+				s += kv * line[i+j]
+			}
+			out[i] = s
+		}
+		for i := 0; i < n; i++ {
+			set(i, float32(out[i]))
+		}
+	}
+	for y := 0; y < h; y++ {
+		row := img[y*w : (y+1)*w]
+		pass(w, func(i int) float32 { return row[i] }, func(i int, v float32) { row[i] = v })
+	}
+	for x := 0; x < w; x++ {
+		pass(h, func(i int) float32 { return img[i*w+x] }, func(i int, v float32) { img[i*w+x] = v })
+	}
+}
+
+// reflect maps i into [0, n) by half-sample symmetric reflection.
+func reflect(i, n int) int {
+	if n == 1 {
+		return 0
+	}
+	p := 2 * n
+	i %= p
+	if i < 0 {
+		i += p
+	}
+	if i >= n {
+		i = p - 1 - i
+	}
+	return i
+}
+
+// toOriginal resamples a map computed on the network input (the resized
+// image, center-cropped to cw x ch) back to the original image's size ow x oh.
+// Pixels outside the crop take the value of the nearest map edge.
+func toOriginal(m []float32, mw, mh, resW, resH, ow, oh int) []float32 {
+	offX, offY := float64(resW-mw)/2, float64(resH-mh)/2
+	offX, offY = math.Floor(offX+0.5), math.Floor(offY+0.5)
+	dst := make([]float32, ow*oh)
+	sx, sy := float64(resW)/float64(ow), float64(resH)/float64(oh)
+	clampf := func(v float64, hi int) float64 { return math.Max(0, math.Min(v, float64(hi-1))) }
+	for y := 0; y < oh; y++ {
+		fy := clampf((float64(y)+0.5)*sy-0.5-offY, mh)
+		y0 := int(fy)
+		y1 := min(y0+1, mh-1)
+		wy := float32(fy - float64(y0))
+		for x := 0; x < ow; x++ {
+			fx := clampf((float64(x)+0.5)*sx-0.5-offX, mw)
+			x0 := int(fx)
+			x1 := min(x0+1, mw-1)
+			wx := float32(fx - float64(x0))
+			a := m[y0*mw+x0] + (m[y0*mw+x1]-m[y0*mw+x0])*wx
+			b := m[y1*mw+x0] + (m[y1*mw+x1]-m[y1*mw+x0])*wx
+			dst[y*ow+x] = a + (b-a)*wy
+		}
+	}
+	return dst
+}

@@ -1,0 +1,124 @@
+package evaluate
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/x/pni"
+	"github.com/x/pni/mvtec"
+)
+
+// shared finds ../shared (or $PNI_SHARED): missing data fails the test in CI
+// and skips it elsewhere.
+func shared(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("PNI_SHARED")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared data not found at %s (set PNI_SHARED): %v", dir, err)
+		}
+		t.Skipf("shared data not found at %s (set PNI_SHARED to run this test)", dir)
+	}
+	return dir
+}
+
+func runSet(t *testing.T, set string, opts ...pni.Option) *Report {
+	t.Helper()
+	dir := shared(t)
+	ds, err := mvtec.Open(filepath.Join(dir, "data", set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append([]pni.Option{pni.WithBackbone(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx"))}, opts...)
+	rep, err := Run(context.Background(), ds, Options{FitOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := rep.Overall
+	t.Logf("%s: I-AUROC %.4f P-AUROC %.4f AUPRO %.4f; fit %.1fs, %.1f ms/image, peak RSS %.0f MB",
+		set, o.ImageAUROC, o.PixelAUROC, o.AUPRO, rep.FitSeconds, rep.ScoreMsPerImage, rep.PeakRSSMB)
+	return rep
+}
+
+type floors struct{ image, pixel, aupro float64 }
+
+func checkFloors(t *testing.T, name string, m Metrics, f floors) {
+	t.Helper()
+	if !(m.ImageAUROC >= f.image) {
+		t.Errorf("%s: I-AUROC %.4f below floor %.4f", name, m.ImageAUROC, f.image)
+	}
+	if f.pixel > 0 && !(m.PixelAUROC >= f.pixel) {
+		t.Errorf("%s: P-AUROC %.4f below floor %.4f", name, m.PixelAUROC, f.pixel)
+	}
+	if f.aupro > 0 && !(m.AUPRO >= f.aupro) {
+		t.Errorf("%s: AUPRO %.4f below floor %.4f", name, m.AUPRO, f.aupro)
+	}
+}
+
+var patchCore = []pni.Option{pni.WithPosition(false), pni.WithNeighborhood(false)}
+
+// TestGridPipeline runs the whole chain (loader, backbone, coreset, scoring,
+// maps, metrics) on the shared grid subset at the benchmark protocol, in
+// PatchCore mode, against the independent prototype's figures of PNI.md
+// section 9 (I .8788, P .9319, AUPRO .7030), and PNI with its position part.
+func TestGridPipeline(t *testing.T) {
+	rep := runSet(t, "mvtec_ad/grid", append([]pni.Option{pni.WithPreset(pni.PresetMVTec)}, patchCore...)...)
+	checkFloors(t, "grid mvtec patchcore", rep.Overall, floors{0.86, 0.925, 0.68})
+	if rep.NTrain != 25 || rep.NTest != 14 || len(rep.PerKind) == 0 {
+		t.Errorf("counts: %d train, %d test, %d kinds", rep.NTrain, rep.NTest, len(rep.PerKind))
+	}
+	pos := runSet(t, "mvtec_ad/grid", pni.WithPreset(pni.PresetMVTec), pni.WithNeighborhood(false))
+	// The prototype's position-only gain on grid: I .9394, P .9412, AUPRO .7362.
+	checkFloors(t, "grid mvtec position", pos.Overall, floors{0.90, 0.935, 0.72})
+}
+
+func TestGridPaperPreset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	rep := runSet(t, "mvtec_ad/grid", append([]pni.Option{pni.WithPreset(pni.PresetPaper)}, patchCore...)...)
+	// Prototype: I 1.000, P .9955, AUPRO .984.
+	checkFloors(t, "grid paper patchcore", rep.Overall, floors{0.98, 0.993, 0.97})
+}
+
+func TestTireMVTec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	rep := runSet(t, "mvtec3d_tire", append([]pni.Option{pni.WithPreset(pni.PresetMVTec)}, patchCore...)...)
+	// Prototype: I .7857, P .9871, AUPRO .9434.
+	checkFloors(t, "tire mvtec patchcore", rep.Overall, floors{0.76, 0.984, 0.93})
+	if os.Getenv("PNI_LONG") == "" {
+		return
+	}
+	pni := runSet(t, "mvtec3d_tire", pni.WithPreset(pni.PresetMVTec))
+	if d := rep.Overall.PixelAUROC - pni.Overall.PixelAUROC; d > 0.001 {
+		t.Errorf("PNI P-AUROC %.4f more than 0.001 below PatchCore's %.4f", pni.Overall.PixelAUROC, rep.Overall.PixelAUROC)
+	}
+}
+
+func TestTirePaperPreset(t *testing.T) {
+	if os.Getenv("PNI_LONG") == "" {
+		t.Skip("set PNI_LONG=1 for the 480-px tire run (several minutes)")
+	}
+	rep := runSet(t, "mvtec3d_tire", append([]pni.Option{pni.WithPreset(pni.PresetPaper)}, patchCore...)...)
+	// Prototype: I .890, P .9971, AUPRO .987.
+	checkFloors(t, "tire paper patchcore", rep.Overall, floors{0.87, 0.995, 0.98})
+}
+
+func TestBottleImageOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	rep := runSet(t, "mvtec_ad/bottle", append([]pni.Option{pni.WithPreset(pni.PresetMVTec)}, patchCore...)...)
+	checkFloors(t, "bottle mvtec patchcore", rep.Overall, floors{0.99, 0, 0})
+	if !math.IsNaN(rep.Overall.PixelAUROC) || !math.IsNaN(rep.Overall.AUPRO) {
+		t.Errorf("bottle has no masks, yet pixel metrics %v %v", rep.Overall.PixelAUROC, rep.Overall.AUPRO)
+	}
+}

@@ -1,0 +1,112 @@
+// Command mvtec fits a pni model on an MVTec-AD-layout folder (train/good,
+// test/<kind>, optional ground_truth/<kind>/<name>_mask.png), scores every test
+// image and prints image AUROC, pixel AUROC and AUPRO per defect kind and
+// overall.
+//
+//	go run ./examples/mvtec -data ../shared/data/mvtec_ad/grid -preset mvtec -out /tmp/grid
+//
+// With -out it writes metrics.json, scores.csv, the fitted model (model.pni),
+// a heatmap overlay PNG per test image (heatmaps/<kind>/<name>.png) and the ROC
+// and PRO curves (roc.png, pro.png).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/x/pni"
+	"github.com/x/pni/evaluate"
+	"github.com/x/pni/mvtec"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mvtec:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultBackbone() string {
+	shared := os.Getenv("PNI_SHARED")
+	if shared == "" {
+		shared = "../shared"
+	}
+	return filepath.Join(shared, "models", "resnet50-imagenet-l23.onnx")
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mvtec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "", "MVTec-layout folder (required)")
+	bb := fs.String("backbone", defaultBackbone(), "ONNX backbone with layer2 and layer3 outputs")
+	preset := fs.String("preset", "default", "settings preset: default, mvtec or paper")
+	out := fs.String("out", "", "folder for metrics.json, scores.csv, the model, heatmaps and curves")
+	noPos := fs.Bool("no-position", false, "turn the position part off")
+	noNb := fs.Bool("no-neighborhood", false, "turn the neighbourhood part off")
+	seed := fs.Int64("seed", 0, "random seed")
+	ratio := fs.Float64("ratio", 0, "coreset ratio (0 = the preset's)")
+	tau := fs.Float64("tau-scale", 1, "scale of the allowed-set threshold tau")
+	quiet := fs.Bool("q", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		fs.Usage()
+		return fmt.Errorf("-data is required")
+	}
+	ds, err := mvtec.Open(*data)
+	if err != nil {
+		return err
+	}
+	opts := []pni.Option{pni.WithPreset(pni.Preset(*preset)), pni.WithBackbone(*bb), pni.WithSeed(*seed),
+		pni.WithPosition(!*noPos), pni.WithNeighborhood(!*noNb), pni.WithTauScale(*tau)}
+	if *ratio > 0 {
+		opts = append(opts, pni.WithCoresetRatio(*ratio))
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	eo := evaluate.Options{FitOptions: opts, KeepOriginalMaps: *out != ""}
+	if !*quiet {
+		eo.Progress = stderr
+	}
+	rep, err := evaluate.Run(ctx, ds, eo)
+	if err != nil {
+		return err
+	}
+	printTable(stdout, rep)
+	if *out == "" {
+		return nil
+	}
+	return writeOutputs(*out, rep)
+}
+
+func printTable(w io.Writer, rep *evaluate.Report) {
+	info := rep.Model.Info()
+	fmt.Fprintf(w, "dataset %s: %d train, %d test; preset %s, input %dx%d, grid %dx%d, |C_emb| %d, |C_dist| %d, position %v, neighbourhood %v\n",
+		rep.Dataset, rep.NTrain, rep.NTest, info.Preset, info.InputW, info.InputH, info.GridW, info.GridH,
+		info.EmbSize, info.DistSize, info.Position, info.Neighborhood)
+	if info.NeighborhoodReport != "" {
+		fmt.Fprintf(w, "neighbourhood part left out: %s\n", info.NeighborhoodReport)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind\timages\tI-AUROC\tP-AUROC\tAUPRO\t")
+	for _, m := range append(rep.PerKind, rep.Overall) {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", m.Kind, m.Images, fmtMetric(m.ImageAUROC), fmtMetric(m.PixelAUROC), fmtMetric(m.AUPRO))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "fit %.1f s, score %.1f ms/image, peak RSS %.0f MB\n", rep.FitSeconds, rep.ScoreMsPerImage, rep.PeakRSSMB)
+}
+
+func fmtMetric(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", v)
+}

@@ -1,0 +1,313 @@
+package pni
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/x/pni/neighborhood"
+)
+
+// Preset names a family of settings: input size, crop, coreset ratio, blur and
+// the PNI parts' window sizes. Options given after WithPreset override it.
+type Preset string
+
+const (
+	// PresetDefault keeps the whole field of view: images are resized to
+	// 480x480 without cropping (a 60x60 feature grid), 1% coreset, blur sigma 8.
+	// Resolution is what moves accuracy most (PNI.md section 9), and the MVTec
+	// center crop throws away the border where real defects occur.
+	PresetDefault Preset = "default"
+	// PresetMVTec is the MVTec AD benchmark protocol of PatchCore: resize to
+	// 256x256, center crop 224 (a 28x28 grid), 10% coreset, blur sigma 4.
+	// Use it to compare with published tables.
+	PresetMVTec Preset = "mvtec"
+	// PresetPaper is the PNI paper's protocol: resize to 512x512, center crop
+	// 480 (a 60x60 grid), 1% coreset, blur sigma 8, box radius 4, window 9.
+	PresetPaper Preset = "paper"
+)
+
+// Stage names a step of Fit or Score in Progress reports.
+type Stage string
+
+// The stages Fit reports, in order.
+const (
+	StageFeatures     Stage = "features"
+	StageCoreset      Stage = "coreset"
+	StageAssign       Stage = "assign"
+	StagePosition     Stage = "position"
+	StageNeighborhood Stage = "neighborhood"
+	StageDone         Stage = "done"
+)
+
+// Progress is one report of long-running work. Done and Total count the
+// stage's units (images, coreset elements, epochs); Message, when not empty, is
+// a human-readable remark (for example why a part was skipped).
+type Progress struct {
+	Stage       Stage
+	Done, Total int
+	Message     string
+}
+
+// config is everything Fit is told. The part that Score needs is saved with
+// the model (see modelConfig).
+type config struct {
+	preset        Preset
+	backbonePath  string
+	backboneBytes []byte
+
+	resizeW, resizeH int
+	cropW, cropH     int
+	ratio            float64
+	maxDist          int
+	projDim          int
+	sigma            float64 // blur sigma in input pixels
+	position         bool
+	neighborhood     bool
+	radius           int // position box radius; -1 = scale with the grid
+	window           int // neighbourhood window p; 0 = from preset
+	tauScale         float64
+	minValTop1       float64
+	nb               neighborhood.Config
+	seed             int64
+	progress         func(Progress)
+	featureBudget    int64 // bytes of float32 training features kept before falling back to float16
+}
+
+func defaultConfig() config {
+	c := config{
+		maxDist:       2048,
+		projDim:       128,
+		position:      true,
+		neighborhood:  true,
+		radius:        -1,
+		tauScale:      1,
+		minValTop1:    0.05,
+		featureBudget: 1 << 30,
+	}
+	c.applyPreset(PresetDefault)
+	return c
+}
+
+func (c *config) applyPreset(p Preset) error {
+	switch p {
+	case PresetDefault:
+		c.resizeW, c.resizeH, c.cropW, c.cropH = 480, 480, 0, 0
+		c.ratio, c.sigma, c.window = 0.01, 8, 9
+	case PresetMVTec:
+		c.resizeW, c.resizeH, c.cropW, c.cropH = 256, 256, 224, 224
+		c.ratio, c.sigma, c.window = 0.1, 4, 5
+	case PresetPaper:
+		c.resizeW, c.resizeH, c.cropW, c.cropH = 512, 512, 480, 480
+		c.ratio, c.sigma, c.window = 0.01, 8, 9
+	default:
+		return fmt.Errorf("pni: unknown preset %q (want %q, %q or %q)", p, PresetDefault, PresetMVTec, PresetPaper)
+	}
+	c.preset = p
+	return nil
+}
+
+// Option configures Fit. Each option validates its argument; Fit returns the
+// first invalid option's error before doing any work.
+type Option func(*config) error
+
+// WithPreset selects a preset (default PresetDefault). It resets input size,
+// crop, coreset ratio, blur sigma and window to the preset's values, so give it
+// before the options that override them.
+func WithPreset(p Preset) Option {
+	return func(c *config) error { return c.applyPreset(p) }
+}
+
+// WithBackbone names the ONNX backbone file (see package backbone for what it
+// must contain). The file's bytes are stored in the fitted model, so a saved
+// model is self-contained. Required unless WithBackboneBytes is given.
+func WithBackbone(path string) Option {
+	return func(c *config) error {
+		if path == "" {
+			return fmt.Errorf("pni: WithBackbone: empty path")
+		}
+		c.backbonePath = path
+		return nil
+	}
+}
+
+// WithBackboneBytes gives the ONNX backbone as bytes (see WithBackbone).
+func WithBackboneBytes(data []byte) Option {
+	return func(c *config) error {
+		if len(data) == 0 {
+			return fmt.Errorf("pni: WithBackboneBytes: empty model")
+		}
+		c.backboneBytes = data
+		return nil
+	}
+}
+
+// WithResize sets the size every image is resized to before the backbone
+// (non-square images are squashed, as in the MVTec protocol). The feature grid
+// is 1/8 of it.
+func WithResize(w, h int) Option {
+	return func(c *config) error {
+		if w < 32 || h < 32 || w > 4096 || h > 4096 {
+			return fmt.Errorf("pni: WithResize(%d, %d): each side must be in [32, 4096]", w, h)
+		}
+		c.resizeW, c.resizeH = w, h
+		return nil
+	}
+}
+
+// WithCrop sets a center crop applied after the resize; (0, 0) means no crop.
+func WithCrop(w, h int) Option {
+	return func(c *config) error {
+		if (w == 0) != (h == 0) || w < 0 || h < 0 {
+			return fmt.Errorf("pni: WithCrop(%d, %d): give both sides, or (0, 0) for no crop", w, h)
+		}
+		c.cropW, c.cropH = w, h
+		return nil
+	}
+}
+
+// WithCoresetRatio sets |C_emb| as a fraction of all training patches
+// (PresetMVTec 0.1, the others 0.01).
+func WithCoresetRatio(r float64) Option {
+	return func(c *config) error {
+		if !(r > 0 && r <= 1) {
+			return fmt.Errorf("pni: WithCoresetRatio(%v): want a ratio in (0, 1]", r)
+		}
+		c.ratio = r
+		return nil
+	}
+}
+
+// WithProjectionDim sets the random-projection dimension of the approximate
+// greedy coreset (default 128); a negative value runs the exact greedy in the
+// full feature dimension (slow).
+func WithProjectionDim(d int) Option {
+	return func(c *config) error {
+		if d == 0 {
+			return fmt.Errorf("pni: WithProjectionDim(0): use a positive dimension, or -1 for exact selection")
+		}
+		c.projDim = d
+		return nil
+	}
+}
+
+// WithPosition turns the position part p(c|x) on or off (default on).
+func WithPosition(on bool) Option {
+	return func(c *config) error { c.position = on; return nil }
+}
+
+// WithNeighborhood turns the neighbourhood part p(c|N_p(x)) on or off (default
+// on). With both parts off the model is PatchCore (1-NN over C_emb).
+func WithNeighborhood(on bool) Option {
+	return func(c *config) error { c.neighborhood = on; return nil }
+}
+
+// WithBoxRadius sets the radius r of the (2r+1)^2 box that smooths the
+// position histogram (default: 4 on a 60-wide grid, scaled with the grid).
+func WithBoxRadius(r int) Option {
+	return func(c *config) error {
+		if r < 0 {
+			return fmt.Errorf("pni: WithBoxRadius(%d): want r >= 0", r)
+		}
+		c.radius = r
+		return nil
+	}
+}
+
+// WithWindow sets the neighbourhood window p (odd, >= 3): the p x p box around
+// a patch, the patch itself excluded (PresetMVTec 5, the others 9).
+func WithWindow(p int) Option {
+	return func(c *config) error {
+		if p < 3 || p%2 == 0 {
+			return fmt.Errorf("pni: WithWindow(%d): want an odd window >= 3", p)
+		}
+		c.window = p
+		return nil
+	}
+}
+
+// WithTauScale multiplies the allowed-set threshold tau = 1/(2|C_emb|)
+// (default 1, the paper's).
+func WithTauScale(s float64) Option {
+	return func(c *config) error {
+		if !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("pni: WithTauScale(%v): want a positive finite scale", s)
+		}
+		c.tauScale = s
+		return nil
+	}
+}
+
+// WithBlurSigma sets the Gaussian blur of the anomaly map in input pixels
+// (PresetMVTec 4, the others 8); 0 turns the blur off.
+func WithBlurSigma(s float64) Option {
+	return func(c *config) error {
+		if s < 0 || math.IsNaN(s) || s > 64 {
+			return fmt.Errorf("pni: WithBlurSigma(%v): want 0 <= sigma <= 64", s)
+		}
+		c.sigma = s
+		return nil
+	}
+}
+
+// WithNeighborhoodConfig sets the MLP's training configuration (layer sizes,
+// epochs, learning rate, temperature...); its zero fields keep their defaults.
+// The window comes from WithWindow and the seed from WithSeed.
+func WithNeighborhoodConfig(nc neighborhood.Config) Option {
+	return func(c *config) error { c.nb = nc; return nil }
+}
+
+// WithMinValTop1 sets the validation top-1 accuracy below which Fit judges
+// that the neighbourhood MLP did not learn and leaves it out of the model
+// (default 0.05; its flat output would only re-admit what the position part
+// excluded). 0 keeps the MLP whatever it learned.
+func WithMinValTop1(a float64) Option {
+	return func(c *config) error {
+		if a < 0 || a > 1 {
+			return fmt.Errorf("pni: WithMinValTop1(%v): want an accuracy in [0, 1]", a)
+		}
+		c.minValTop1 = a
+		return nil
+	}
+}
+
+// WithSeed sets the seed of every random choice in Fit (default 0). The seed is
+// saved with the model.
+func WithSeed(seed int64) Option {
+	return func(c *config) error { c.seed = seed; return nil }
+}
+
+// WithProgress calls fn with progress reports during Fit. fn is called from
+// Fit's goroutine and should return quickly.
+func WithProgress(fn func(Progress)) Option {
+	return func(c *config) error { c.progress = fn; return nil }
+}
+
+// WithProgressWriter writes one line per progress report to w (os.Stderr
+// when w is nil).
+func WithProgressWriter(w io.Writer) Option {
+	if w == nil {
+		w = os.Stderr
+	}
+	return WithProgress(func(p Progress) {
+		if p.Message != "" {
+			fmt.Fprintf(w, "pni: %s: %s\n", p.Stage, p.Message)
+			return
+		}
+		fmt.Fprintf(w, "pni: %s %d/%d\n", p.Stage, p.Done, p.Total)
+	})
+}
+
+// WithFeatureMemory bounds the bytes of float32 training features Fit keeps
+// (default 1 GiB); past it the features are kept as float16, halving memory
+// at a relative precision of 2^-11.
+func WithFeatureMemory(bytes int64) Option {
+	return func(c *config) error {
+		if bytes < 0 {
+			return fmt.Errorf("pni: WithFeatureMemory(%d): want bytes >= 0", bytes)
+		}
+		c.featureBudget = bytes
+		return nil
+	}
+}

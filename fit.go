@@ -10,7 +10,7 @@ import (
 
 	"github.com/x/pni/backbone"
 	"github.com/x/pni/coreset"
-	"github.com/x/pni/internal/kernels"
+	"github.com/x/pni/internal/knn"
 	"github.com/x/pni/mvtec"
 	"github.com/x/pni/neighborhood"
 	"github.com/x/pni/position"
@@ -138,13 +138,10 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 	for j, r := range order {
 		store.row(r, m.emb[j*m.dim:(j+1)*m.dim])
 	}
-	m.embNorm = make([]float32, k)
-	kernels.SqNorms(m.emb, m.dim, m.embNorm)
 	m.nDist = min(cfg.maxDist, k)
 	m.distOf = coreset.MapToPrefix(m.emb, k, m.nDist, m.dim)
-	m.distCount = make([]int32, m.nDist)
-	for _, d := range m.distOf {
-		m.distCount[d]++
+	if err := m.derive(); err != nil {
+		return nil, fmt.Errorf("pni: Fit: %w", err)
 	}
 	coreTime := time.Since(start)
 	report(Progress{Stage: StageCoreset, Done: k, Total: k,
@@ -174,19 +171,25 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 	buf := make([]float32, rowsPer*m.dim)
 	idx := make([]int32, rowsPer)
 	dist := make([]float32, rowsPer)
+	var distIndex *knn.Index
+	if targets != nil {
+		if distIndex, err = knn.Build(m.emb[:m.nDist*m.dim], m.nDist, m.dim, searchDim); err != nil {
+			return nil, fmt.Errorf("pni: Fit: %w", err)
+		}
+	}
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		feats := store.image(i, rowsPer, buf)
 		if hb != nil {
-			kernels.Nearest(feats, rowsPer, m.emb, k, m.dim, m.embNorm, idx, dist)
+			m.index.Search(feats, rowsPer, nil, idx, dist)
 			if err := hb.Add(idx); err != nil {
 				return nil, fmt.Errorf("pni: Fit: %w", err)
 			}
 		}
 		if targets != nil {
-			kernels.Nearest(feats, rowsPer, m.emb[:m.nDist*m.dim], m.nDist, m.dim, m.embNorm[:m.nDist], targets[i*rowsPer:(i+1)*rowsPer], dist)
+			distIndex.Search(feats, rowsPer, nil, targets[i*rowsPer:(i+1)*rowsPer], dist)
 		}
 		report(Progress{Stage: StageAssign, Done: i + 1, Total: n})
 	}
@@ -238,4 +241,25 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 	}
 	report(Progress{Stage: StageDone, Done: 1, Total: 1})
 	return m, nil
+}
+
+// searchDim is the PCA dimension of the nearest-neighbour index: the
+// projected distances are lower bounds that spare most exact distances.
+const searchDim = 64
+
+// derive computes what follows from the coresets: squared norms, the C_dist
+// counts and the search index. Fit and Unmarshal both call it.
+func (m *Model) derive() error {
+	k := len(m.distOf)
+	m.distCount = make([]int32, m.nDist)
+	for _, d := range m.distOf {
+		m.distCount[d]++
+	}
+	ix, err := knn.Build(m.emb, k, m.dim, searchDim)
+	if err != nil {
+		return err
+	}
+	m.index = ix
+	m.embNorm = ix.Norm
+	return nil
 }

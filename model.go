@@ -9,6 +9,7 @@ import (
 
 	"github.com/x/pni/backbone"
 	"github.com/x/pni/internal/kernels"
+	"github.com/x/pni/internal/knn"
 	"github.com/x/pni/neighborhood"
 	"github.com/x/pni/position"
 )
@@ -27,11 +28,12 @@ type Model struct {
 	bb            *backbone.Model
 
 	gridH, gridW, dim int
-	emb               []float32 // K x dim, C_emb in greedy order
-	embNorm           []float32 // K squared norms
-	nDist             int       // |C_dist|: C_dist = emb[:nDist]
-	distOf            []int32   // K: C_emb element -> its nearest C_dist element
-	distCount         []int32   // nDist: how many C_emb elements map to each C_dist element
+	emb               []float32  // K x dim, C_emb in greedy order
+	embNorm           []float32  // K squared norms
+	nDist             int        // |C_dist|: C_dist = emb[:nDist]
+	distOf            []int32    // K: C_emb element -> its nearest C_dist element
+	distCount         []int32    // nDist: how many C_emb elements map to each C_dist element
+	index             *knn.Index // exact nearest-neighbour search over C_emb
 
 	pos *position.Hist      // nil when the position part is off
 	nb  *neighborhood.Model // nil when the neighbourhood part is off or was skipped
@@ -168,50 +170,44 @@ func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, er
 	n := m.gridH * m.gridW
 	k := len(m.embNorm)
 	out := make([]float32, n)
-	if m.pos == nil && m.nb == nil {
-		idx := make([]int32, n)
-		kernels.Nearest(feats, n, m.emb, k, m.dim, m.embNorm, idx, out)
-		for i, v := range out {
-			out[i] = float32(math.Sqrt(float64(v)))
+	idx := make([]int32, n)
+	var allow knn.Allow
+	if m.pos != nil || m.nb != nil {
+		var pnb []float32
+		if m.nb != nil {
+			var err error
+			if pnb, err = m.nb.Predict(feats, m.gridH, m.gridW); err != nil {
+				return nil, fmt.Errorf("pni: neighbourhood model: %w", err)
+			}
 		}
-		return out, ctx.Err()
-	}
-	var pnb []float32
-	if m.nb != nil {
-		var err error
-		if pnb, err = m.nb.Predict(feats, m.gridH, m.gridW); err != nil {
-			return nil, fmt.Errorf("pni: neighbourhood model: %w", err)
-		}
-	}
-	tau := float32(m.cfg.TauScale / (2 * float64(k)))
-	const block = 64
-	dist := make([]float32, block*k)
-	prob := make([]float32, k)
-	for lo := 0; lo < n; lo += block {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		hi := min(lo+block, n)
-		rows := hi - lo
-		kernels.SqDists(feats[lo*m.dim:hi*m.dim], rows, m.emb, k, m.dim, nil, m.embNorm, dist[:rows*k])
-		for i := 0; i < rows; i++ {
-			m.allowedProb(lo+i, pnb, prob)
-			row := dist[i*k : (i+1)*k]
-			best := float32(math.Inf(1))
-			for c, p := range prob {
-				if p > tau && row[c] < best {
-					best = row[c]
+		tau := float32(m.cfg.TauScale / (2 * float64(k)))
+		masks := make([]bool, n*k)
+		kernels.Parallel(n, func(lo, hi int) {
+			prob := make([]float32, k)
+			for i := lo; i < hi; i++ {
+				m.allowedProb(i, pnb, prob)
+				mask := masks[i*k : (i+1)*k]
+				for c, p := range prob {
+					mask[c] = p > tau
 				}
 			}
-			if math.IsInf(float64(best), 1) { // cannot happen when p sums to 1; be safe
-				for _, d := range row {
-					best = min(best, d)
-				}
-			}
-			out[lo+i] = float32(math.Sqrt(float64(best)))
-		}
+		})
+		allow = func(i int) []bool { return masks[i*k : (i+1)*k] }
 	}
-	return out, nil
+	m.index.Search(feats, n, allow, idx, out)
+	for i, v := range out {
+		if idx[i] < 0 { // nothing allowed: cannot happen when p sums to 1; fall back to all
+			var d [1]float32
+			var j [1]int32
+			m.index.Search(feats[i*m.dim:(i+1)*m.dim], 1, nil, j[:], d[:])
+			v = d[0]
+		}
+		out[i] = float32(math.Sqrt(float64(v)))
+	}
+	return out, ctx.Err()
 }
 
 // allowedProb writes p(c|Omega) over C_emb for grid position pos into prob:

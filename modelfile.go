@@ -62,6 +62,8 @@ func (m *Model) Save(w io.Writer) error {
 		e.f32s(r.Mean)
 		e.f32s(r.W)
 		e.f32s([]float32{nb.Temperature})
+		e.f32s(nb.InMean)
+		e.f32s(nb.InScale)
 		for _, l := range nb.Layers {
 			e.ints(l.In, l.Out)
 			e.f32s(l.W)
@@ -177,6 +179,7 @@ func decodePayload(d *dec) (*Model, error) {
 		} else if d.err == nil {
 			d.err = errors.New("neighbourhood temperature missing")
 		}
+		nb.InMean, nb.InScale = d.f32s(), d.f32s()
 		for i := 0; i < layers && d.err == nil; i++ {
 			l := neighborhood.Dense{In: d.int(), Out: d.int()}
 			l.W, l.B = d.f32s(), d.f32s()
@@ -198,19 +201,8 @@ func decodePayload(d *dec) (*Model, error) {
 		return nil, fmt.Errorf("embedded backbone: %v", err)
 	}
 	m.bb = bb
-	k := len(m.distOf)
-	m.embNorm = make([]float32, k)
-	for i := range m.embNorm {
-		r := m.emb[i*m.dim : (i+1)*m.dim]
-		s := float32(0)
-		for _, v := range r {
-			s += v * v
-		}
-		m.embNorm[i] = s
-	}
-	m.distCount = make([]int32, m.nDist)
-	for _, c := range m.distOf {
-		m.distCount[c]++
+	if err := m.derive(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -253,7 +245,8 @@ func (m *Model) validate() error {
 	if nb := m.nb; nb != nil {
 		r := nb.Reducer
 		if r.D != m.dim || r.R <= 0 || len(r.W) != r.D*r.R || (r.Mean != nil && len(r.Mean) != r.D) ||
-			nb.Classes != m.nDist || nb.Window < 3 || nb.Window%2 == 0 || len(nb.Layers) == 0 || !(nb.Temperature > 0) {
+			nb.Classes != m.nDist || nb.Window < 3 || nb.Window%2 == 0 || len(nb.Layers) == 0 || !(nb.Temperature > 0) ||
+			len(nb.InMean) != len(nb.InScale) || (nb.InMean != nil && len(nb.InMean) != r.R) {
 			return errors.New("neighbourhood model does not match the model")
 		}
 		in := (nb.Window*nb.Window - 1) * r.R
@@ -352,6 +345,9 @@ func (d *dec) bytes() []byte {
 }
 func (d *dec) f32s() []float32 {
 	n := d.u64()
+	if n == 0 {
+		return nil
+	}
 	if n > uint64(len(d.b))/4 {
 		if d.err == nil {
 			d.err = errors.New("truncated payload")
@@ -370,6 +366,9 @@ func (d *dec) f32s() []float32 {
 }
 func (d *dec) i32s() []int32 {
 	n := d.u64()
+	if n == 0 {
+		return nil
+	}
 	if n > uint64(len(d.b))/4 {
 		if d.err == nil {
 			d.err = errors.New("truncated payload")

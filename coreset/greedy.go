@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync/atomic"
 
 	"github.com/x/pni/internal/kernels"
@@ -196,27 +197,73 @@ func boundedUint64(src *rand.PCG, bound uint64) uint64 {
 // (relative error well below 1e-5 for sums of squares of a few thousand terms).
 const pruneFactor = 2 * (1 + 1e-3)
 
-// greedyState is the accelerated exact greedy.
+// greedyState is the accelerated exact greedy. Each chosen centre j owns a cluster: the unchosen
+// rows whose nearest centre it is, stored contiguously (index, current distance md, and a copy of
+// the row) and sorted by md descending, then by index ascending. The head of a cluster is thus its
+// farthest member, and a scan for a new centre reads a prefix of the cluster sequentially.
 type greedyState struct {
-	z    []float32
+	z    []float32 // input rows; read only to build the first cluster
 	n, r int
 	k    int
 
-	mind []float32 // distance to the nearest chosen row; -1 once chosen
-	cen  []int32   // cen[j]: row of the j-th chosen centre
-	mem  [][]int32 // mem[j]: unchosen rows whose nearest centre is j
-	rad  []float32 // rad[j]: largest mind among mem[j] (-1 if empty)
-	arg  []int32   // arg[j]: lowest row index attaining rad[j] (-1 if empty)
-	tree []int32   // tournament tree over cluster slots; tree[1] is the winner
+	cl   []cluster
+	cz   []float32 // rows of the chosen centres, in order (k x r)
+	rad  []float32 // rad[j]: md of cluster j's head (-1 if empty)
+	arg  []int32   // arg[j]: row index of cluster j's head (-1 if empty)
+	tree []int32   // tournament tree over clusters; tree[1] is the cluster holding the farthest row
 	leaf int       // number of leaves (power of two >= k)
 
 	workers int
 	wk      []workerBuf
 }
 
+type cluster struct {
+	// Members are [start, len(idx)), sorted by md descending, then index ascending. A member
+	// that moved to a newer centre is left in place as a tombstone (idx < 0, md kept, so md stays
+	// sorted for the binary search of the scan cut-off); start always points at a live member
+	// (or len(idx)), and the arrays are compacted when tombstones and the dead head outnumber the
+	// live members.
+	start int
+	dead  int       // tombstones in [start, len(idx))
+	idx   []int32   // row indices; < 0: tombstone
+	md    []float32 // distance to this cluster's centre (= to the nearest chosen row)
+	dat   []float32 // row copies, r values each
+}
+
+func (c *cluster) live() int { return len(c.idx) - c.start - c.dead }
+
+// skipDead advances start past tombstones.
+func (c *cluster) skipDead() {
+	for c.start < len(c.idx) && c.idx[c.start] < 0 {
+		c.start++
+		c.dead--
+	}
+}
+
+// compact drops tombstones and the dead head once they outnumber the live members, into
+// right-sized arrays (so the memory of large early clusters is released).
+func (c *cluster) compact(r int) {
+	waste := c.start + c.dead
+	if waste <= 32 || waste <= c.live() {
+		return
+	}
+	n := c.live()
+	idx, md, dat := make([]int32, 0, n), make([]float32, 0, n), make([]float32, 0, n*r)
+	for i := c.start; i < len(c.idx); i++ {
+		if c.idx[i] >= 0 {
+			idx = append(idx, c.idx[i])
+			md = append(md, c.md[i])
+			dat = append(dat, c.dat[i*r:(i+1)*r]...)
+		}
+	}
+	c.idx, c.md, c.dat, c.start, c.dead = idx, md, dat, 0, 0
+}
+
 type workerBuf struct {
-	moved   []int32 // rows that moved to the new centre
-	touched []int32 // clusters scanned
+	idx     []int32   // rows that moved to the new centre
+	md      []float32 // their new distances
+	dat     []float32 // their row copies
+	touched []int32   // clusters that lost members
 	_       [64]byte
 }
 
@@ -227,9 +274,8 @@ func newGreedyState(z []float32, n, r, k int) *greedyState {
 	}
 	st := &greedyState{
 		z: z, n: n, r: r, k: k,
-		mind: make([]float32, n),
-		cen:  make([]int32, 0, k),
-		mem:  make([][]int32, 0, k),
+		cl:   make([]cluster, 0, k),
+		cz:   make([]float32, 0, k*r),
 		rad:  make([]float32, 0, k),
 		arg:  make([]int32, 0, k),
 		tree: make([]int32, 2*leaf),
@@ -243,7 +289,8 @@ func newGreedyState(z []float32, n, r, k int) *greedyState {
 	return st
 }
 
-// better reports whether cluster a's farthest row beats cluster b's (-1 = none).
+// better reports whether cluster a's head beats cluster b's (-1 = none): larger distance, then
+// lower row index.
 func (st *greedyState) better(a, b int32) bool {
 	if b < 0 {
 		return a >= 0
@@ -258,7 +305,14 @@ func (st *greedyState) better(a, b int32) bool {
 	return st.arg[a] < st.arg[b]
 }
 
+// update refreshes cluster j's head and its path in the tournament tree.
 func (st *greedyState) update(j int) {
+	cl := &st.cl[j]
+	if cl.live() == 0 {
+		st.rad[j], st.arg[j] = -1, -1
+	} else {
+		st.rad[j], st.arg[j] = cl.md[cl.start], cl.idx[cl.start]
+	}
 	i := st.leaf + j
 	st.tree[i] = int32(j)
 	for i > 1 {
@@ -272,18 +326,6 @@ func (st *greedyState) update(j int) {
 	}
 }
 
-// clusterMax returns the largest mind among rows and the lowest row attaining it.
-func (st *greedyState) clusterMax(rows []int32) (float32, int32) {
-	best, arg := float32(-1), int32(-1)
-	for _, q := range rows {
-		v := st.mind[q]
-		if v > best || (v == best && q < arg) {
-			best, arg = v, q
-		}
-	}
-	return best, arg
-}
-
 func (st *greedyState) run(ctx context.Context, first int, progress func(done, total int)) ([]int, error) {
 	k, r, z := st.k, st.r, st.z
 	order := make([]int, 0, k)
@@ -294,22 +336,25 @@ func (st *greedyState) run(ctx context.Context, first int, progress func(done, t
 		}
 	}
 
-	// First centre: every row is scanned.
+	// First centre: every other row joins its cluster.
 	c := first
-	st.mind[c] = -1
 	zc := z[c*r : (c+1)*r]
-	all := make([]int32, 0, st.n-1)
+	st.cz = append(st.cz, zc...)
+	idx := make([]int32, 0, st.n-1)
 	for q := 0; q < st.n; q++ {
 		if q != c {
-			all = append(all, int32(q))
+			idx = append(idx, int32(q))
 		}
 	}
-	kernels.Parallel(len(all), func(lo, hi int) {
-		for _, q := range all[lo:hi] {
-			st.mind[q] = dist(z[int(q)*r:(int(q)+1)*r], zc)
+	md := make([]float32, len(idx))
+	kernels.Parallel(len(idx), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			q := int(idx[i])
+			md[i] = dist(z[q*r:(q+1)*r], zc)
 		}
 	})
-	st.addCluster(c, all)
+	st.addCluster(idx, md, func(i int) []float32 { q := int(idx[i]); return z[q*r : (q+1)*r] })
+	st.z = nil
 	order = append(order, c)
 	report(1)
 
@@ -320,93 +365,145 @@ func (st *greedyState) run(ctx context.Context, first int, progress func(done, t
 				return nil, err
 			}
 		}
-		w := st.tree[1]
-		c = int(st.arg[w])
-		st.mind[c] = -1
+		// The next centre is the head of the winning cluster: take it out.
+		home := int(st.tree[1])
+		hc := &st.cl[home]
+		c = int(hc.idx[hc.start])
 		order = append(order, c)
-		zc = z[c*r : (c+1)*r]
-		home := w // c's cluster: always scanned, to drop c from it
+		st.cz = append(st.cz, hc.dat[hc.start*r:(hc.start+1)*r]...)
+		hc.start++
+		hc.skipDead()
+		zc = st.cz[t*r : (t+1)*r]
 
-		nc := int32(len(st.cen))
+		nc := int64(t) // clusters 0..t-1 exist
 		next.Store(0)
-		const chunk = 64
+		const chunk = 16
 		kernels.Parallel(st.workers, func(lo, hi int) {
 			for wi := lo; wi < hi; wi++ {
 				buf := &st.wk[wi]
-				buf.moved, buf.touched = buf.moved[:0], buf.touched[:0]
+				buf.idx, buf.md, buf.dat, buf.touched = buf.idx[:0], buf.md[:0], buf.dat[:0], buf.touched[:0]
 				for {
-					j0 := int32(next.Add(chunk)) - chunk
+					j0 := next.Add(chunk) - chunk
 					if j0 >= nc {
 						break
 					}
-					for j := j0; j < min(j0+chunk, nc); j++ {
+					for j := int(j0); j < int(min(j0+chunk, nc)); j++ {
 						rj := st.rad[j]
-						if j != home {
-							if rj <= 0 {
-								continue // empty, or all members at distance 0: nothing can move
+						if j == home {
+							if cl := &st.cl[j]; cl.live() > 0 {
+								rj = cl.md[cl.start]
+							} else {
+								rj = -1
 							}
-							cj := int(st.cen[j])
-							if dist(z[cj*r:(cj+1)*r], zc) >= pruneFactor*rj {
-								continue
-							}
+							buf.touched = append(buf.touched, int32(j)) // its head left
 						}
-						st.scan(j, c, zc, buf)
+						if rj <= 0 {
+							continue // empty, or all members at distance 0: nothing can move
+						}
+						dcc := dist(st.cz[j*r:(j+1)*r], zc)
+						if dcc >= pruneFactor*rj {
+							continue
+						}
+						st.scan(j, zc, dcc, buf, j == home)
 					}
 				}
 			}
 		})
-		var moved []int32
 		nm := 0
 		for i := range st.wk {
-			nm += len(st.wk[i].moved)
+			nm += len(st.wk[i].idx)
 		}
-		moved = make([]int32, 0, nm)
+		idx := make([]int32, 0, nm)
+		md := make([]float32, 0, nm)
+		dat := make([]float32, 0, nm*r)
 		for i := range st.wk {
-			moved = append(moved, st.wk[i].moved...)
-			for _, j := range st.wk[i].touched {
+			w := &st.wk[i]
+			idx = append(idx, w.idx...)
+			md = append(md, w.md...)
+			dat = append(dat, w.dat...)
+			for _, j := range w.touched {
 				st.update(int(j))
 			}
 		}
-		st.addCluster(c, moved)
+		st.addCluster(idx, md, func(i int) []float32 { return dat[i*r : (i+1)*r] })
 		report(t + 1)
 	}
 	return order, nil
 }
 
-// scan recomputes the distances of cluster j's members to the new centre c, moving those that
-// get strictly closer into buf.moved, and refreshes the cluster's radius.
-func (st *greedyState) scan(j int32, c int, zc []float32, buf *workerBuf) {
-	r, z := st.r, st.z
-	rows := st.mem[j]
-	keep := rows[:0]
-	best, arg := float32(-1), int32(-1)
-	for _, q := range rows {
-		if int(q) == c {
-			continue
-		}
-		d := dist(z[int(q)*r:(int(q)+1)*r], zc)
-		m := st.mind[q]
-		if d < m {
-			st.mind[q] = d
-			buf.moved = append(buf.moved, q)
-			continue
-		}
-		keep = append(keep, q)
-		if m > best || (m == best && q < arg) {
-			best, arg = m, q
+// scan recomputes, for the members of cluster j that could get closer to the new centre (row zc),
+// their distance to it, and moves those that get strictly closer into buf. A member q with
+// dist(c, c_j) >= pruneFactor*md[q] cannot get closer (triangle inequality:
+// dist(q,c) >= dist(c,c_j) - md[q] >= md[q]); members are sorted by md descending, so only the
+// prefix before the first such member (found by binary search) is read.
+func (st *greedyState) scan(j int, zc []float32, dcc float32, buf *workerBuf, touched bool) {
+	r := st.r
+	cl := &st.cl[j]
+	md := cl.md
+	lo, hi := cl.start, len(md)
+	for lo < hi { // first i with pruneFactor*md[i] <= dcc
+		mid := int(uint(lo+hi) >> 1)
+		if pruneFactor*md[mid] > dcc {
+			lo = mid + 1
+		} else {
+			hi = mid
 		}
 	}
-	st.mem[j] = keep
-	st.rad[j], st.arg[j] = best, arg
-	buf.touched = append(buf.touched, j)
+	moved := 0
+	for i := cl.start; i < lo; i++ {
+		q := cl.idx[i]
+		if q < 0 {
+			continue
+		}
+		row := cl.dat[i*r : (i+1)*r]
+		if d := dist(row, zc); d < md[i] {
+			buf.idx = append(buf.idx, q)
+			buf.md = append(buf.md, d)
+			buf.dat = append(buf.dat, row...)
+			cl.idx[i] = -1
+			moved++
+		}
+	}
+	if moved == 0 {
+		return
+	}
+	cl.dead += moved
+	cl.skipDead()
+	cl.compact(r)
+	if !touched {
+		buf.touched = append(buf.touched, int32(j))
+	}
 }
 
-// addCluster appends centre c with its member rows and enters it in the tournament.
-func (st *greedyState) addCluster(c int, rows []int32) {
-	best, arg := st.clusterMax(rows)
-	st.cen = append(st.cen, int32(c))
-	st.mem = append(st.mem, rows)
-	st.rad = append(st.rad, best)
-	st.arg = append(st.arg, arg)
-	st.update(len(st.cen) - 1)
+// addCluster appends the cluster of the newest centre with members idx at distances md (row i of
+// the members is row(i)), sorting them by distance descending, then index ascending.
+func (st *greedyState) addCluster(idx []int32, md []float32, row func(i int) []float32) {
+	r := st.r
+	perm := make([]int32, len(idx))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(a, b int32) int {
+		ma, mb := md[a], md[b]
+		switch {
+		case ma > mb:
+			return -1
+		case ma < mb:
+			return 1
+		}
+		return int(idx[a] - idx[b])
+	})
+	cl := cluster{
+		idx: make([]int32, len(idx)),
+		md:  make([]float32, len(idx)),
+		dat: make([]float32, len(idx)*r),
+	}
+	for i, p := range perm {
+		cl.idx[i], cl.md[i] = idx[p], md[p]
+		copy(cl.dat[i*r:(i+1)*r], row(int(p)))
+	}
+	st.cl = append(st.cl, cl)
+	st.rad = append(st.rad, -1)
+	st.arg = append(st.arg, -1)
+	st.update(len(st.cl) - 1)
 }

@@ -1,0 +1,33 @@
+// Package backbone turns images into PNI / PatchCore patch features.
+//
+// A backbone is an ONNX model (see Load) with one image input, N x 3 x H x W
+// float32, and two named outputs, by default "layer2" (stride 8) and
+// "layer3" (stride 16), as a ResNet's second and third stages. The shared
+// ResNet-50 and the WideResNet-50-2 exported by scripts/export_wrn50.py have
+// this form; the ONNX graph is executed in pure Go by
+// github.com/x/pni/internal/onnx.
+//
+// The pipeline follows PatchCore (Roth, Pemula, Zepeda, Schölkopf, Brox,
+// Gehler, "Towards Total Recall in Industrial Anomaly Detection", CVPR 2022)
+// as PNI (Bae, Lee, Kim, "PNI: Industrial Anomaly Detection using Position
+// and Neighborhood Information", ICCV 2023) uses it:
+//
+//  1. Model.Input: image -> RGB in [0,1] (gray replicated, alpha ignored as
+//     PIL's convert("RGB") does) -> antialiased bilinear resize
+//     (golang.org/x/image/draw.BiLinear, within 2/255 of PIL's BILINEAR) ->
+//     optional center crop (torchvision's CenterCrop offsets) ->
+//     (x-mean)/std, as a 3 x H x W tensor.
+//  2. The network, up to the two layers.
+//  3. Aggregate: a 3x3 local mean (zero padding, divide by 9) of each layer,
+//     layer3 bilinearly upsampled (align_corners=false) to layer2's grid,
+//     layer3's channels averaged in adjacent pairs, and the concatenation
+//     [layer2 | layer3'] -> D = C2 + C3/2 (1024 for ResNet-50 and WRN-50-2)
+//     per grid position, stored N x H x W x D.
+//
+// At a 224 x 224 input the grid is 28 x 28. For torchvision ResNets the
+// grid of an h x w input is (ceil(h/8), ceil(w/8)) (each of the three
+// stride-2 steps maps n to ceil(n/2)); Model.GridSize measures it on the
+// model itself, so other backbones work too.
+//
+// A Model is safe for concurrent use.
+package backbone

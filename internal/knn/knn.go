@@ -1,0 +1,212 @@
+// Package knn finds exact nearest neighbours in a memory bank quickly: a PCA
+// projection of the bank gives, for every query, a lower bound of its squared
+// distance to every bank row (distances shrink under an orthogonal
+// projection); exact distances are computed only for the rows whose bound is
+// below the best exact distance found so far. The answer is the brute-force
+// answer; the work is a projected matrix product plus a few exact dot products
+// per query.
+package knn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/x/pni/internal/kernels"
+)
+
+// Index is a bank of K rows of dimension D with their PCA projection to R
+// dimensions. It is read-only after Build and safe for concurrent searches.
+type Index struct {
+	K, D, R  int
+	Data     []float32 // K x D, not copied
+	Norm     []float32 // K squared norms of Data rows
+	Mean     []float32 // D
+	Basis    []float32 // D x R, orthonormal columns
+	Proj     []float32 // K x R: (Data - Mean) · Basis
+	ProjNorm []float32 // K
+}
+
+// Build computes the PCA basis of data (k rows of dimension d) and projects
+// the bank. r is clamped to [1, min(k, d)].
+func Build(data []float32, k, d, r int) (*Index, error) {
+	if k <= 0 || d <= 0 || len(data) < k*d {
+		return nil, fmt.Errorf("knn: bad bank %d x %d (%d values)", k, d, len(data))
+	}
+	r = max(1, min(r, k, d))
+	ix := &Index{K: k, D: d, R: r, Data: data[:k*d]}
+	ix.Norm = make([]float32, k)
+	kernels.SqNorms(ix.Data, d, ix.Norm)
+	mean := make([]float64, d)
+	for i := 0; i < k; i++ {
+		for j, v := range ix.Data[i*d : (i+1)*d] {
+			mean[j] += float64(v)
+		}
+	}
+	ix.Mean = make([]float32, d)
+	for j := range mean {
+		ix.Mean[j] = float32(mean[j] / float64(k))
+	}
+	// Covariance via the float32 kernels: Xcᵀ·Xc, accumulated in blocks.
+	cov := make([]float32, d*d)
+	const blk = 1024
+	xt := make([]float32, d*blk)
+	for lo := 0; lo < k; lo += blk {
+		hi := min(lo+blk, k)
+		n := hi - lo
+		for i := 0; i < n; i++ {
+			row := ix.Data[(lo+i)*d : (lo+i+1)*d]
+			for j, v := range row {
+				xt[j*n+i] = v - ix.Mean[j]
+			}
+		}
+		kernels.GemmTB(d, d, n, xt[:d*n], xt[:d*n], cov, lo > 0)
+	}
+	sym := mat.NewSymDense(d, nil)
+	for i := 0; i < d; i++ {
+		for j := i; j < d; j++ {
+			sym.SetSym(i, j, float64(cov[i*d+j]))
+		}
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(sym, true) {
+		return nil, errors.New("knn: PCA eigen-decomposition did not converge")
+	}
+	vals := eig.Values(nil)
+	var vecs mat.Dense
+	eig.VectorsTo(&vecs)
+	order := make([]int, d)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return vals[order[a]] > vals[order[b]] })
+	ix.Basis = make([]float32, d*r)
+	for j := 0; j < r; j++ {
+		c := order[j]
+		for i := 0; i < d; i++ {
+			ix.Basis[i*r+j] = float32(vecs.At(i, c))
+		}
+	}
+	ix.Proj = ix.project(ix.Data, k)
+	ix.ProjNorm = make([]float32, k)
+	kernels.SqNorms(ix.Proj, r, ix.ProjNorm)
+	return ix, nil
+}
+
+// project returns (x - Mean) · Basis for n rows.
+func (ix *Index) project(x []float32, n int) []float32 {
+	c := make([]float32, n*ix.D)
+	for i := 0; i < n; i++ {
+		src, dst := x[i*ix.D:(i+1)*ix.D], c[i*ix.D:(i+1)*ix.D]
+		for j, v := range src {
+			dst[j] = v - ix.Mean[j]
+		}
+	}
+	out := make([]float32, n*ix.R)
+	kernels.Gemm(n, ix.R, ix.D, c, ix.Basis, out, false)
+	return out
+}
+
+// Allow reports, for query row i, which bank rows may be chosen: a slice of K
+// booleans, or nil for all. It is called once per query row, possibly from
+// several goroutines at once (one row per goroutine at a time).
+type Allow func(i int) []bool
+
+// Search finds, for each of the n query rows of q (dimension D), the allowed
+// bank row at the smallest Euclidean distance: idx[i] and its squared distance
+// dist[i]. A row with nothing allowed gets idx -1 and dist +Inf.
+func (ix *Index) Search(q []float32, n int, allow Allow, idx []int32, dist []float32) {
+	const block = 256
+	lb := make([]float32, block*ix.K)
+	for lo := 0; lo < n; lo += block {
+		hi := min(lo+block, n)
+		rows := hi - lo
+		qs := q[lo*ix.D : hi*ix.D]
+		qp := ix.project(qs, rows)
+		kernels.SqDists(qp, rows, ix.Proj, ix.K, ix.R, nil, ix.ProjNorm, lb[:rows*ix.K])
+		kernels.Parallel(rows, func(a, b int) {
+			for i := a; i < b; i++ {
+				var ok []bool
+				if allow != nil {
+					ok = allow(lo + i)
+				}
+				idx[lo+i], dist[lo+i] = ix.refine(qs[i*ix.D:(i+1)*ix.D], lb[i*ix.K:(i+1)*ix.K], ok)
+			}
+		})
+	}
+}
+
+// refine finds the exact nearest allowed row given the lower bounds lb.
+func (ix *Index) refine(q []float32, lb []float32, ok []bool) (int32, float32) {
+	qn := kernels.Dot(q, q)
+	exact := func(c int) float32 {
+		v := qn + ix.Norm[c] - 2*kernels.Dot(q, ix.Data[c*ix.D:(c+1)*ix.D])
+		return max(v, 0)
+	}
+	// Seed with the few smallest bounds.
+	const seeds = 4
+	var cand [seeds]int
+	nc := 0
+	for c, v := range lb {
+		if ok != nil && !ok[c] {
+			continue
+		}
+		if nc < seeds {
+			cand[nc] = c
+			nc++
+			for j := nc - 1; j > 0 && lb[cand[j]] < lb[cand[j-1]]; j-- {
+				cand[j], cand[j-1] = cand[j-1], cand[j]
+			}
+			continue
+		}
+		if v < lb[cand[seeds-1]] {
+			cand[seeds-1] = c
+			for j := seeds - 1; j > 0 && lb[cand[j]] < lb[cand[j-1]]; j-- {
+				cand[j], cand[j-1] = cand[j-1], cand[j]
+			}
+		}
+	}
+	if nc == 0 {
+		return -1, float32(math.Inf(1))
+	}
+	best, bi := float32(math.Inf(1)), -1
+	for _, c := range cand[:nc] {
+		if d := exact(c); d < best || (d == best && c < bi) {
+			best, bi = d, c
+		}
+	}
+	// Every row whose bound could still beat best gets an exact distance. The
+	// slack covers float32 rounding in the bounds (relative 1e-3 of the scale).
+	for c, v := range lb {
+		if ok != nil && !ok[c] {
+			continue
+		}
+		if v-slack(qn, ix.Norm[c]) <= best {
+			if seeded(cand[:nc], c) {
+				continue
+			}
+			if d := exact(c); d < best || (d == best && c < bi) {
+				best, bi = d, c
+			}
+		}
+	}
+	return int32(bi), best
+}
+
+func seeded(cand []int, c int) bool {
+	for _, s := range cand {
+		if s == c {
+			return true
+		}
+	}
+	return false
+}
+
+// slack bounds the float32 rounding of a squared distance computed as
+// ||q||² + ||c||² - 2q·c.
+func slack(qn, cn float32) float32 {
+	return 1e-4*(qn+cn) + 1e-6
+}

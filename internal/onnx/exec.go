@@ -1,0 +1,349 @@
+package onnx
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// value is a tensor during execution: float32 data, or int64 data for the
+// shape arithmetic PyTorch exports (Shape, Gather, Concat of sizes, ...).
+type value struct {
+	shape []int
+	f     []float32
+	i     []int64
+	isInt bool
+}
+
+func (v *value) len() int {
+	if v.isInt {
+		return len(v.i)
+	}
+	return len(v.f)
+}
+
+// maxElements bounds the size of any tensor whose shape comes from data
+// (pads, sizes, ConstantOfShape, ...), so that a hostile model fails
+// cleanly instead of exhausting memory.
+const maxElements = 1 << 28
+
+// checkSize returns an error when shape is negative or too large.
+func checkSize(shape []int) error {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return fmt.Errorf("negative dimension in %v", shape)
+		}
+		if d > 0 && n > maxElements/d {
+			return fmt.Errorf("shape %v exceeds %d elements", shape, maxElements)
+		}
+		n *= d
+	}
+	return nil
+}
+
+func shapeLen(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+// opFunc evaluates one node. ins holds the input values (nil for omitted
+// optional inputs); it returns one value per node output.
+type opFunc func(rc *runCtx, st *step, ins []*value) ([]*value, error)
+
+// step is one entry of an execution plan.
+type step struct {
+	n       *node
+	ins     []int  // value ids read
+	outs    []int  // value ids written
+	reuse   []bool // per input: its buffer dies here and may be overwritten
+	release []int  // roots whose buffers can be pooled after this step
+
+	// Fused Conv: when set, the Conv's output is replaced by outs[0] of the
+	// fused chain (BatchNormalization folded, ReLU applied).
+	foldBN bool
+	relu   bool
+}
+
+// plan is a compiled evaluation order for one set of requested outputs.
+type plan struct {
+	steps      []step
+	outIDs     []int
+	needInputs []int
+	root       []int  // value id -> id owning its buffer
+	owned      []bool // root produced by a step of this plan (poolable)
+}
+
+// planFor returns the cached plan for the requested outputs.
+func (m *Model) planFor(outputs []string) (*plan, error) {
+	key := strings.Join(outputs, "\x00")
+	if p, ok := m.plans.Load(key); ok {
+		return p.(*plan), nil
+	}
+	p, err := m.buildPlan(outputs)
+	if err != nil {
+		return nil, err
+	}
+	m.plans.Store(key, p)
+	return p, nil
+}
+
+func (m *Model) buildPlan(outputs []string) (*plan, error) {
+	p := &plan{}
+	requested := make([]bool, len(m.vals))
+	for _, name := range outputs {
+		id, ok := m.byName[name]
+		if !ok {
+			return nil, fmt.Errorf("onnx: no value named %q in the model (graph outputs: %s)", name, strings.Join(m.outputs, ", "))
+		}
+		p.outIDs = append(p.outIDs, id)
+		requested[id] = true
+	}
+	// Needed nodes: walk back from the requested values.
+	needNode := make([]bool, len(m.nodes))
+	needVal := make([]bool, len(m.vals))
+	stack := append([]int{}, p.outIDs...)
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if needVal[id] {
+			continue
+		}
+		needVal[id] = true
+		if m.consts[id] != nil {
+			continue
+		}
+		if m.vals[id].isInput {
+			p.needInputs = append(p.needInputs, id)
+			continue
+		}
+		pi := m.producer[id]
+		if pi < 0 || needNode[pi] {
+			continue
+		}
+		needNode[pi] = true
+		for _, in := range m.nodes[pi].inputs {
+			if in >= 0 {
+				stack = append(stack, in)
+			}
+		}
+	}
+	// Consumers among needed nodes.
+	consumers := make([][]int, len(m.vals))
+	for i, n := range m.nodes {
+		if !needNode[i] {
+			continue
+		}
+		for _, in := range n.inputs {
+			if in >= 0 {
+				consumers[in] = append(consumers[in], i)
+			}
+		}
+	}
+	soleConsumer := func(id int, op string) int {
+		if id < 0 || requested[id] || len(consumers[id]) != 1 {
+			return -1
+		}
+		c := consumers[id][0]
+		if m.nodes[c].op != op || m.nodes[c].inputs[0] != id {
+			return -1
+		}
+		return c
+	}
+	// Steps, with Conv(+BN)(+Relu) fusion.
+	skip := make([]bool, len(m.nodes))
+	for i, n := range m.nodes {
+		if !needNode[i] || skip[i] {
+			continue
+		}
+		st := step{n: n, ins: n.inputs, outs: n.outputs}
+		if n.op == "Conv" && n.conv != nil {
+			out := n.outputs[0]
+			if n.conv.bnW != nil {
+				if c := soleConsumer(out, "BatchNormalization"); c >= 0 && m.nodes[c] == n.conv.bnNode {
+					skip[c] = true
+					st.foldBN = true
+					out = m.nodes[c].outputs[0]
+				}
+			}
+			if c := soleConsumer(out, "Relu"); c >= 0 {
+				skip[c] = true
+				st.relu = true
+				out = m.nodes[c].outputs[0]
+			}
+			st.outs = []int{out}
+		}
+		p.steps = append(p.steps, st)
+	}
+	// Buffer roots and lifetimes.
+	p.root = make([]int, len(m.vals))
+	p.owned = make([]bool, len(m.vals))
+	for i := range p.root {
+		p.root[i] = i
+	}
+	for _, st := range p.steps {
+		for k, o := range st.outs {
+			if o < 0 {
+				continue
+			}
+			if st.n.alias && k == 0 && len(st.ins) > 0 && st.ins[0] >= 0 {
+				p.root[o] = p.root[st.ins[0]]
+			} else {
+				p.owned[o] = true
+			}
+		}
+	}
+	pinned := make([]bool, len(m.vals))
+	for _, id := range p.outIDs {
+		pinned[p.root[id]] = true
+	}
+	lastUse := make([]int, len(m.vals))
+	for i := range lastUse {
+		lastUse[i] = -1
+	}
+	for si, st := range p.steps {
+		for _, id := range st.ins {
+			if id >= 0 {
+				lastUse[p.root[id]] = si
+			}
+		}
+		for _, id := range st.outs {
+			if id >= 0 && lastUse[p.root[id]] < si {
+				lastUse[p.root[id]] = si
+			}
+		}
+	}
+	for si := range p.steps {
+		st := &p.steps[si]
+		st.reuse = make([]bool, len(st.ins))
+		for k, id := range st.ins {
+			if id < 0 {
+				continue
+			}
+			r := p.root[id]
+			st.reuse[k] = p.owned[r] && !pinned[r] && lastUse[r] == si && r == id
+		}
+	}
+	for r := range lastUse {
+		if lastUse[r] >= 0 && p.owned[r] && !pinned[r] && p.root[r] == r {
+			st := &p.steps[lastUse[r]]
+			st.release = append(st.release, r)
+		}
+	}
+	return p, nil
+}
+
+// runCtx is the state of one Run.
+type runCtx struct {
+	m      *Model
+	env    []*value
+	stolen []bool // root whose buffer was taken over by an in-place op
+}
+
+// get returns the value with id, from the run or the model's constants.
+func (rc *runCtx) get(id int) *value {
+	if v := rc.env[id]; v != nil {
+		return v
+	}
+	return rc.m.consts[id]
+}
+
+// alloc returns a float32 buffer of length n from the pool; its contents are
+// arbitrary.
+func (rc *runCtx) alloc(n int) []float32 {
+	if n == 0 {
+		return []float32{}
+	}
+	if p, ok := rc.m.pools.Load(n); ok {
+		if b, ok := p.(*sync.Pool).Get().(*[]float32); ok {
+			return *b
+		}
+	}
+	return make([]float32, n)
+}
+
+// allocZero is alloc then zero-filled.
+func (rc *runCtx) allocZero(n int) []float32 {
+	b := rc.alloc(n)
+	clear(b)
+	return b
+}
+
+// free returns b to the pool for its length.
+func (rc *runCtx) free(b []float32) {
+	if len(b) == 0 {
+		return
+	}
+	n := len(b)
+	p, ok := rc.m.pools.Load(n)
+	if !ok {
+		p, _ = rc.m.pools.LoadOrStore(n, &sync.Pool{})
+	}
+	b = b[:n:n]
+	p.(*sync.Pool).Put(&b)
+}
+
+// steal hands input k's float buffer to the caller when the plan allows
+// overwriting it (this step is its last use), else returns nil.
+func (rc *runCtx) steal(st *step, k int) []float32 {
+	if k >= len(st.reuse) || !st.reuse[k] {
+		return nil
+	}
+	id := st.ins[k]
+	v := rc.env[id]
+	if v == nil || v.isInt || rc.stolen[id] {
+		return nil
+	}
+	// The same value may appear twice in this step's inputs (x+x); stealing
+	// is still fine for element-wise ops, which read before they write.
+	rc.stolen[id] = true
+	return v.f
+}
+
+func (rc *runCtx) execute(ctx context.Context, p *plan) error {
+	ins := make([]*value, 0, 8)
+	for si := range p.steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st := &p.steps[si]
+		ins = ins[:0]
+		for _, id := range st.ins {
+			if id < 0 {
+				ins = append(ins, nil)
+				continue
+			}
+			ins = append(ins, rc.get(id))
+		}
+		outs, err := st.n.run(rc, st, ins)
+		if err != nil {
+			return &RunError{Op: st.n.op, Node: st.n.name, Err: err}
+		}
+		for k, id := range st.outs {
+			if id >= 0 && k < len(outs) {
+				rc.env[id] = outs[k]
+			}
+		}
+		for _, r := range st.release {
+			if v := rc.env[r]; v != nil && !v.isInt && !rc.stolen[r] {
+				rc.free(v.f)
+			}
+			rc.stolen[r] = true // never release twice
+		}
+	}
+	return nil
+}
+
+// releaseAll pools whatever owned buffers a failed run still holds.
+func (rc *runCtx) releaseAll(p *plan) {
+	for r, v := range rc.env {
+		if v != nil && !v.isInt && p.owned[r] && p.root[r] == r && !rc.stolen[r] {
+			rc.stolen[r] = true
+			rc.free(v.f)
+		}
+	}
+}

@@ -1,0 +1,366 @@
+package onnx
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/x/pni/internal/kernels"
+)
+
+// convAttrs are the spatial attributes shared by Conv, ConvTranspose and the
+// pooling operators (2-D only).
+type convAttrs struct {
+	autoPad       string
+	kernel        []int // may be nil: taken from the weight
+	strides, dils []int
+	pads          []int // top, left, bottom, right
+	group         int
+	outPad        []int
+}
+
+func (m *Model) readConvAttrs(n *node) (*convAttrs, error) {
+	a := &convAttrs{strides: []int{1, 1}, dils: []int{1, 1}, pads: []int{0, 0, 0, 0}, outPad: []int{0, 0}}
+	var err error
+	if a.autoPad, err = m.attrString(n, "auto_pad", "NOTSET"); err != nil {
+		return nil, err
+	}
+	switch a.autoPad {
+	case "NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER":
+	default:
+		return nil, m.unsupported(n, "auto_pad="+a.autoPad)
+	}
+	check := func(name string, want int, dst *[]int, min int) error {
+		v, ok, err := m.attrInts(n, name)
+		if err != nil || !ok {
+			return err
+		}
+		if len(v) != want {
+			return m.unsupported(n, fmt.Sprintf("%s of length %d (only 2-D is supported)", name, len(v)))
+		}
+		for _, x := range v {
+			if x < min {
+				return &FormatError{Msg: fmt.Sprintf("node %s (%s): %s=%v", n.name, n.op, name, v)}
+			}
+		}
+		*dst = v
+		return nil
+	}
+	if err := check("kernel_shape", 2, &a.kernel, 1); err != nil {
+		return nil, err
+	}
+	if err := check("strides", 2, &a.strides, 1); err != nil {
+		return nil, err
+	}
+	if err := check("dilations", 2, &a.dils, 1); err != nil {
+		return nil, err
+	}
+	if err := check("pads", 4, &a.pads, 0); err != nil {
+		return nil, err
+	}
+	if err := check("output_padding", 2, &a.outPad, 0); err != nil {
+		return nil, err
+	}
+	// ONNX pads are [x1_begin, x2_begin, x1_end, x2_end] = top, left, bottom, right.
+	g, err := m.attrInt(n, "group", 1)
+	if err != nil {
+		return nil, err
+	}
+	if g < 1 || g > 1<<20 {
+		return nil, &FormatError{Msg: fmt.Sprintf("node %s (%s): group=%d", n.name, n.op, g)}
+	}
+	a.group = int(g)
+	return a, nil
+}
+
+// padsFor resolves the leading/trailing pads of one spatial axis.
+func (a *convAttrs) padsFor(axis, in, k, stride, dil int) (lo, hi int) {
+	switch a.autoPad {
+	case "VALID":
+		return 0, 0
+	case "SAME_UPPER", "SAME_LOWER":
+		out := (in + stride - 1) / stride
+		total := max(0, (out-1)*stride+(k-1)*dil+1-in)
+		if a.autoPad == "SAME_UPPER" {
+			return total / 2, total - total/2
+		}
+		return total - total/2, total / 2
+	}
+	return a.pads[axis], a.pads[axis+2]
+}
+
+// convNode holds a Conv's constant weights, and the weights with the
+// following BatchNormalization folded in when there is one.
+type convNode struct {
+	w, b       []float32 // b may be nil
+	wShape     []int     // M, C/group, KH, KW
+	bnNode     *node
+	bnW, bnB   []float32
+}
+
+func (m *Model) compileConv(n *node) error {
+	a, err := m.readConvAttrs(n)
+	if err != nil {
+		return err
+	}
+	if n.op == "ConvTranspose" {
+		if a.autoPad != "NOTSET" && a.autoPad != "VALID" {
+			return m.unsupported(n, "auto_pad="+a.autoPad)
+		}
+		n.run = func(rc *runCtx, st *step, ins []*value) ([]*value, error) {
+			return runConvTranspose(rc, a, ins)
+		}
+		return nil
+	}
+	if w := m.constInput(n, 1); w != nil {
+		if w.isInt || len(w.shape) != 4 {
+			return m.unsupported(n, fmt.Sprintf("weight of shape %v (only 2-D float convolution is supported)", w.shape))
+		}
+		cn := &convNode{w: w.f, wShape: w.shape}
+		okBias := true
+		if len(n.inputs) > 2 && n.inputs[2] >= 0 {
+			b := m.constInput(n, 2)
+			if b == nil {
+				okBias = false
+			} else if b.isInt || len(b.f) != w.shape[0] {
+				return &FormatError{Msg: fmt.Sprintf("node %s (Conv): bias has %d elements for %d output channels", n.name, b.len(), w.shape[0])}
+			} else {
+				cn.b = b.f
+			}
+		}
+		if okBias {
+			n.conv = cn
+		}
+	}
+	n.run = func(rc *runCtx, st *step, ins []*value) ([]*value, error) {
+		return runConv(rc, st, n, a, ins)
+	}
+	return nil
+}
+
+// prepareConvs finds BatchNormalization nodes that directly follow a Conv
+// with constant weights and precomputes the folded weights.
+func (m *Model) prepareConvs() {
+	consumers := map[int][]*node{}
+	for _, n := range m.nodes {
+		for _, in := range n.inputs {
+			if in >= 0 {
+				consumers[in] = append(consumers[in], n)
+			}
+		}
+	}
+	for _, n := range m.nodes {
+		if n.op != "Conv" || n.conv == nil {
+			continue
+		}
+		cs := consumers[n.outputs[0]]
+		if len(cs) != 1 || cs[0].op != "BatchNormalization" || cs[0].inputs[0] != n.outputs[0] {
+			continue
+		}
+		bn := cs[0]
+		mc := n.conv.wShape[0]
+		var p [4][]float32
+		ok := true
+		for k := 0; k < 4; k++ {
+			v := m.constInput(bn, k+1)
+			if v == nil || v.isInt || len(v.f) != mc {
+				ok = false
+				break
+			}
+			p[k] = v.f
+		}
+		if !ok {
+			continue
+		}
+		eps, _ := m.attrFloat(bn, "epsilon", 1e-5)
+		scale, bias, mean, vr := p[0], p[1], p[2], p[3]
+		per := len(n.conv.w) / mc
+		w := make([]float32, len(n.conv.w))
+		b := make([]float32, mc)
+		for o := 0; o < mc; o++ {
+			s := float64(scale[o]) / math.Sqrt(float64(vr[o])+float64(eps))
+			for j := 0; j < per; j++ {
+				w[o*per+j] = float32(float64(n.conv.w[o*per+j]) * s)
+			}
+			cb := 0.0
+			if n.conv.b != nil {
+				cb = float64(n.conv.b[o])
+			}
+			b[o] = float32((cb-float64(mean[o]))*s + float64(bias[o]))
+		}
+		n.conv.bnNode, n.conv.bnW, n.conv.bnB = bn, w, b
+	}
+}
+
+func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*value, error) {
+	x := ins[0]
+	var w, b []float32
+	var wShape []int
+	if n.conv != nil {
+		w, b, wShape = n.conv.w, n.conv.b, n.conv.wShape
+		if st.foldBN {
+			w, b = n.conv.bnW, n.conv.bnB
+		}
+	} else {
+		wv := ins[1]
+		if wv.isInt || len(wv.shape) != 4 {
+			return nil, fmt.Errorf("weight must be a 4-D float tensor, got %v", wv.shape)
+		}
+		w, wShape = wv.f, wv.shape
+		if len(ins) > 2 && ins[2] != nil {
+			if ins[2].isInt || len(ins[2].f) != wShape[0] {
+				return nil, fmt.Errorf("bias has %d elements for %d output channels", ins[2].len(), wShape[0])
+			}
+			b = ins[2].f
+		}
+	}
+	if x.isInt || len(x.shape) != 4 {
+		return nil, fmt.Errorf("input must be a 4-D float tensor (N,C,H,W), got %v", fmtShape(x.shape))
+	}
+	p := kernels.ConvParams{N: x.shape[0], C: x.shape[1], H: x.shape[2], W: x.shape[3],
+		M: wShape[0], KH: wShape[2], KW: wShape[3],
+		StrideH: a.strides[0], StrideW: a.strides[1], DilH: a.dils[0], DilW: a.dils[1], Group: a.group}
+	if a.kernel != nil && (a.kernel[0] != p.KH || a.kernel[1] != p.KW) {
+		return nil, fmt.Errorf("kernel_shape %v disagrees with weight %v", a.kernel, wShape)
+	}
+	if p.C%p.Group != 0 || p.M%p.Group != 0 || wShape[1] != p.C/p.Group {
+		return nil, fmt.Errorf("input has %d channels, weight %v expects %d x group %d", p.C, fmtShape(wShape), wShape[1], p.Group)
+	}
+	p.PadT, p.PadB = a.padsFor(0, p.H, p.KH, p.StrideH, p.DilH)
+	p.PadL, p.PadR = a.padsFor(1, p.W, p.KW, p.StrideW, p.DilW)
+	oh, ow := p.OutSize()
+	if oh <= 0 || ow <= 0 {
+		return nil, fmt.Errorf("input %v is too small for kernel %dx%d", fmtShape(x.shape), p.KH, p.KW)
+	}
+	out := rc.alloc(p.N * p.M * oh * ow)
+	kernels.Conv2D(p, x.f, w, b, out, st.relu)
+	return []*value{{shape: []int{p.N, p.M, oh, ow}, f: out}}, nil
+}
+
+func runConvTranspose(rc *runCtx, a *convAttrs, ins []*value) ([]*value, error) {
+	x, wv := ins[0], ins[1]
+	if x.isInt || wv.isInt || len(x.shape) != 4 || len(wv.shape) != 4 {
+		return nil, fmt.Errorf("ConvTranspose needs 4-D float input and weight, got %v and %v", fmtShape(x.shape), fmtShape(wv.shape))
+	}
+	N, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	g := a.group
+	if wv.shape[0] != C || C%g != 0 {
+		return nil, fmt.Errorf("weight %v does not match %d input channels (group %d)", fmtShape(wv.shape), C, g)
+	}
+	mg, KH, KW := wv.shape[1], wv.shape[2], wv.shape[3]
+	M := mg * g
+	if a.kernel != nil && (a.kernel[0] != KH || a.kernel[1] != KW) {
+		return nil, fmt.Errorf("kernel_shape %v disagrees with weight %v", a.kernel, wv.shape)
+	}
+	var bias []float32
+	if len(ins) > 2 && ins[2] != nil {
+		if ins[2].isInt || len(ins[2].f) != M {
+			return nil, fmt.Errorf("bias has %d elements for %d output channels", ins[2].len(), M)
+		}
+		bias = ins[2].f
+	}
+	sh, sw, dh, dw := a.strides[0], a.strides[1], a.dils[0], a.dils[1]
+	pt, pl, pb, pr := a.pads[0], a.pads[1], a.pads[2], a.pads[3]
+	if a.autoPad == "VALID" {
+		pt, pl, pb, pr = 0, 0, 0, 0
+	}
+	OH := sh*(H-1) + a.outPad[0] + (KH-1)*dh + 1 - pt - pb
+	OW := sw*(W-1) + a.outPad[1] + (KW-1)*dw + 1 - pl - pr
+	if OH <= 0 || OW <= 0 {
+		return nil, fmt.Errorf("output size %dx%d is empty", OH, OW)
+	}
+	if err := checkSize([]int{N, M, OH, OW}); err != nil {
+		return nil, err
+	}
+	out := rc.alloc(N * M * OH * OW)
+	cg := C / g
+	for n := 0; n < N; n++ {
+		kernels.Parallel(M, func(lo, hi int) {
+			for m := lo; m < hi; m++ {
+				gi, mo := m/mg, m%mg
+				o := out[(n*M+m)*OH*OW : (n*M+m+1)*OH*OW]
+				bv := float32(0)
+				if bias != nil {
+					bv = bias[m]
+				}
+				for i := range o {
+					o[i] = bv
+				}
+				for c := 0; c < cg; c++ {
+					ic := gi*cg + c
+					xin := x.f[(n*C+ic)*H*W : (n*C+ic+1)*H*W]
+					wk := wv.f[((ic*mg+mo)*KH)*KW : ((ic*mg+mo)*KH+KH)*KW]
+					for iy := 0; iy < H; iy++ {
+						for ky := 0; ky < KH; ky++ {
+							oy := iy*sh - pt + ky*dh
+							if oy < 0 || oy >= OH {
+								continue
+							}
+							orow := o[oy*OW : (oy+1)*OW]
+							for kx := 0; kx < KW; kx++ {
+								wgt := wk[ky*KW+kx]
+								for ix := 0; ix < W; ix++ {
+									ox := ix*sw - pl + kx*dw
+									if ox < 0 || ox >= OW {
+										continue
+									}
+									orow[ox] += xin[iy*W+ix] * wgt
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	return []*value{{shape: []int{N, M, OH, OW}, f: out}}, nil
+}
+
+func (m *Model) compileBN(n *node) error {
+	eps, err := m.attrFloat(n, "epsilon", 1e-5)
+	if err != nil {
+		return err
+	}
+	tm, err := m.attrInt(n, "training_mode", 0)
+	if err != nil {
+		return err
+	}
+	if tm != 0 {
+		return m.unsupported(n, "training_mode=1")
+	}
+	if sp, err := m.attrInt(n, "spatial", 1); err != nil {
+		return err
+	} else if sp != 1 {
+		return m.unsupported(n, "spatial=0")
+	}
+	n.run = func(rc *runCtx, st *step, ins []*value) ([]*value, error) {
+		x := ins[0]
+		if x.isInt || len(x.shape) < 2 {
+			return nil, fmt.Errorf("input must be a float tensor of rank >= 2, got %v", fmtShape(x.shape))
+		}
+		C := x.shape[1]
+		for k := 1; k < 5; k++ {
+			if ins[k].isInt || len(ins[k].f) != C {
+				return nil, fmt.Errorf("parameter %d has %d elements for %d channels", k, ins[k].len(), C)
+			}
+		}
+		scale, bias, mean, vr := ins[1].f, ins[2].f, ins[3].f, ins[4].f
+		inner := shapeLen(x.shape[2:])
+		out := rc.steal(st, 0)
+		if out == nil {
+			out = rc.alloc(len(x.f))
+		}
+		for i := 0; i < x.shape[0]; i++ {
+			for c := 0; c < C; c++ {
+				s := float32(float64(scale[c]) / math.Sqrt(float64(vr[c])+float64(eps)))
+				b := bias[c] - mean[c]*s
+				off := (i*C + c) * inner
+				src, dst := x.f[off:off+inner], out[off:off+inner]
+				for j, v := range src {
+					dst[j] = v*s + b
+				}
+			}
+		}
+		return []*value{{shape: x.shape, f: out}}, nil
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package onnx
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/x/pni/internal/tensor"
+)
+
+// sharedDir finds the shared data directory: $PNI_SHARED, else ../shared
+// relative to the repository root. It skips (or fails under CI=true) when
+// the directory is missing.
+func sharedDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("PNI_SHARED")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		// internal/onnx/<file> -> repo root is two levels up.
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir = filepath.Join(root, "..", "shared")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("shared data not found at %s (set PNI_SHARED): %v", dir, err)
+		}
+		tb.Skipf("shared data not found at %s (set PNI_SHARED to run this test): %v", dir, err)
+	}
+	return dir
+}
+
+func readF32(tb testing.TB, path string) []float32 {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(b)%4 != 0 {
+		tb.Fatalf("%s: %d bytes is not a whole number of float32", path, len(b))
+	}
+	f := make([]float32, len(b)/4)
+	for i := range f {
+		f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return f
+}
+
+// maxRelErr returns max|got-want| / max|want|.
+func maxRelErr(got, want []float32) float64 {
+	var d, ref float64
+	for i := range want {
+		d = math.Max(d, math.Abs(float64(got[i])-float64(want[i])))
+		ref = math.Max(ref, math.Abs(float64(want[i])))
+	}
+	if ref == 0 {
+		return d
+	}
+	return d / ref
+}
+
+func loadResNet(tb testing.TB) (*Model, string) {
+	dir := sharedDir(tb)
+	data, err := os.ReadFile(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Now()
+	m, err := Decode(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("decoded ResNet-50 in %v", time.Since(start))
+	return m, dir
+}
+
+func TestResNet50Layer23(t *testing.T) {
+	m, dir := loadResNet(t)
+	ref := filepath.Join(dir, "models", "reference", "bottle_broken_large_000")
+	in := tensor.FromData(readF32(t, ref+".input.f32"), 1, 3, 224, 224)
+	l2, l3 := readF32(t, ref+".layer2.f32"), readF32(t, ref+".layer3.f32")
+	if got := m.Inputs(); len(got) != 1 || got[0] != "image" {
+		t.Fatalf("Inputs() = %v", got)
+	}
+	if m.Opset() != 13 {
+		t.Errorf("Opset() = %d, want 13", m.Opset())
+	}
+	if m.Metadata()["layers"] != "layer2,layer3" {
+		t.Errorf("Metadata()[layers] = %q", m.Metadata()["layers"])
+	}
+	keep := append([]float32(nil), in.Data...)
+	for run := 0; run < 2; run++ { // twice: pooled buffers must not leak state
+		start := time.Now()
+		out, err := m.Run(context.Background(), map[string]*tensor.Tensor{"image": in}, "layer2", "layer3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("run %d: %v", run, time.Since(start))
+		checkOut(t, out["layer2"], []int{1, 512, 28, 28}, l2, 1e-3)
+		checkOut(t, out["layer3"], []int{1, 1024, 14, 14}, l3, 1e-3)
+	}
+	for i := range keep {
+		if keep[i] != in.Data[i] {
+			t.Fatal("Run modified its input")
+		}
+	}
+	// layer3 alone must agree too.
+	out, err := m.Run(context.Background(), map[string]*tensor.Tensor{"image": in}, "layer3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOut(t, out["layer3"], []int{1, 1024, 14, 14}, l3, 1e-3)
+}
+
+func checkOut(t *testing.T, got *tensor.Tensor, shape []int, want []float32, tol float64) {
+	t.Helper()
+	if got == nil {
+		t.Fatal("missing output")
+	}
+	if !sameShape(got.Shape, shape) {
+		t.Fatalf("shape %v, want %v", got.Shape, shape)
+	}
+	if e := maxRelErr(got.Data, want); e > tol {
+		t.Fatalf("max abs error / max|ref| = %.3g > %.3g", e, tol)
+	} else {
+		t.Logf("shape %v: relative max error %.3g", shape, e)
+	}
+}

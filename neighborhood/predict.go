@@ -1,0 +1,144 @@
+package neighborhood
+
+import "fmt"
+
+// predCache holds transposed weights for the forward product.
+type predCache struct {
+	src []*float32 // &Layers[l].W[0], to detect replaced layers
+	wt  [][]float32
+	b   [][]float32
+}
+
+// predictChunk is the number of positions run through the MLP at once.
+const predictChunk = 256
+
+// Predict returns, for one image's full-dimension features feats (h×w×D,
+// row-major), the h·w × Classes probabilities softmax(logits/T), row-major.
+// It needs m.Reducer. It is safe for concurrent use.
+func (m *Model) Predict(feats []float32, h, w int) ([]float32, error) {
+	if m == nil || m.Reducer == nil {
+		return nil, &InputError{"Model", "has no Reducer; use PredictReduced with reduced features"}
+	}
+	if err := m.Reducer.check(); err != nil {
+		return nil, err
+	}
+	if h <= 0 || w <= 0 {
+		return nil, &InputError{"shape", fmt.Sprintf("h=%d w=%d: both must be positive", h, w)}
+	}
+	d, r := m.Reducer.D, m.Reducer.R
+	if len(feats) != h*w*d {
+		return nil, &InputError{"feats", fmt.Sprintf("has %d values, want h*w*D = %d*%d*%d = %d", len(feats), h, w, d, h*w*d)}
+	}
+	red := make([]float32, h*w*r)
+	m.Reducer.Apply(feats, h*w, red)
+	return m.PredictReduced(red, h, w)
+}
+
+// PredictReduced is Predict for features already reduced by m.Reducer
+// (h×w×R). It is safe for concurrent use.
+func (m *Model) PredictReduced(reduced []float32, h, w int) ([]float32, error) {
+	if m == nil {
+		return nil, &InputError{"Model", "is nil"}
+	}
+	sizes, r, err := m.shapes()
+	if err != nil {
+		return nil, err
+	}
+	if h <= 0 || w <= 0 {
+		return nil, &InputError{"shape", fmt.Sprintf("h=%d w=%d: both must be positive", h, w)}
+	}
+	if len(reduced) != h*w*r {
+		return nil, &InputError{"reduced", fmt.Sprintf("has %d values, want h*w*R = %d*%d*%d = %d", len(reduced), h, w, r, h*w*r)}
+	}
+	pc := m.transposed(sizes)
+	offs := offsets(m.Window)
+	c := m.Classes
+	L := len(sizes) - 1
+	out := make([]float32, h*w*c)
+	chunk := min(predictChunk, h*w)
+	ws := newWorkspace(sizes[:L], chunk, false) // the last activation is written straight into out
+	ws.acts = append(ws.acts, nil)
+	rows := make([]int32, chunk)
+	for lo := 0; lo < h*w; lo += chunk {
+		hi := min(lo+chunk, h*w)
+		b := hi - lo
+		for i := range b {
+			rows[i] = int32(lo + i)
+		}
+		assemble(reduced, h, w, r, offs, m.InMean, m.InScale, rows[:b], ws.acts[0][:b*sizes[0]])
+		ws.acts[L] = out[lo*c : hi*c]
+		forward(sizes, pc.wt, pc.b, ws, b)
+		softmaxRows(ws.acts[L], b, c, m.Temperature)
+	}
+	return out, nil
+}
+
+// shapes validates the model and returns its layer sizes and R.
+func (m *Model) shapes() ([]int, int, error) {
+	bad := func(msg string, a ...any) ([]int, int, error) {
+		return nil, 0, &InputError{"Model", fmt.Sprintf(msg, a...)}
+	}
+	if m.Window < 3 || m.Window%2 == 0 {
+		return bad("Window %d is not odd and at least 3", m.Window)
+	}
+	if !(m.Temperature > 0) {
+		return bad("Temperature %v is not positive", m.Temperature)
+	}
+	if len(m.Layers) == 0 {
+		return bad("has no layers")
+	}
+	sizes := []int{m.Layers[0].In}
+	for l, d := range m.Layers {
+		if d.In != sizes[l] || d.Out <= 0 || len(d.W) != d.In*d.Out || len(d.B) != d.Out {
+			return bad("layer %d has inconsistent shapes (In=%d Out=%d len(W)=%d len(B)=%d, previous Out %d)",
+				l, d.In, d.Out, len(d.W), len(d.B), sizes[l])
+		}
+		sizes = append(sizes, d.Out)
+	}
+	if sizes[len(sizes)-1] != m.Classes {
+		return bad("last layer has %d outputs but Classes = %d", sizes[len(sizes)-1], m.Classes)
+	}
+	nb := m.Window*m.Window - 1
+	if sizes[0]%nb != 0 {
+		return bad("input width %d is not a multiple of Window²−1 = %d", sizes[0], nb)
+	}
+	r := sizes[0] / nb
+	if m.Reducer != nil && m.Reducer.R != r {
+		return bad("input width %d implies R=%d but Reducer.R = %d", sizes[0], r, m.Reducer.R)
+	}
+	if (m.InMean != nil && len(m.InMean) != r) || (m.InMean == nil) != (m.InScale == nil) ||
+		(m.InScale != nil && len(m.InScale) != r) {
+		return bad("InMean/InScale must both be nil or both have length R=%d (got %d, %d)", r, len(m.InMean), len(m.InScale))
+	}
+	return sizes, r, nil
+}
+
+// transposed returns the cached transposed weights, building them on first
+// use (or when Layers were replaced).
+func (m *Model) transposed(sizes []int) *predCache {
+	if pc := m.cache.Load(); pc != nil && pc.matches(m.Layers) {
+		return pc
+	}
+	pc := &predCache{}
+	for l, d := range m.Layers {
+		t := make([]float32, len(d.W))
+		transpose(d.W, sizes[l], sizes[l+1], t)
+		pc.wt = append(pc.wt, t)
+		pc.b = append(pc.b, d.B)
+		pc.src = append(pc.src, &d.W[0])
+	}
+	m.cache.Store(pc)
+	return pc
+}
+
+func (pc *predCache) matches(ls []Dense) bool {
+	if len(ls) != len(pc.src) {
+		return false
+	}
+	for l, d := range ls {
+		if &d.W[0] != pc.src[l] {
+			return false
+		}
+	}
+	return true
+}

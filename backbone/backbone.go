@@ -38,7 +38,8 @@ type Options struct {
 	// Layers names the two model outputs to aggregate: first the fine one
 	// (stride 8, whose grid the features use), then the coarse one (stride
 	// 16, upsampled and channel-halved). Any graph output or node output name
-	// of the model works. Default DefaultLayers, {"layer2", "layer3"}.
+	// of the model works. Default: the model's metadata key "layers" when it
+	// names two outputs ("layer2,layer3"), else DefaultLayers.
 	Layers []string
 
 	// Mean and Std are the per-channel normalisation (x - Mean) / Std of the
@@ -91,12 +92,8 @@ func LoadBytes(data []byte, opts *Options) (*Model, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	layers := opts.Layers
-	if len(layers) == 0 {
-		layers = DefaultLayers
-	}
-	if len(layers) != 2 || layers[0] == "" || layers[1] == "" || layers[0] == layers[1] {
-		return nil, fmt.Errorf("backbone: Options.Layers must name two distinct outputs (stride 8, then stride 16), got %q", layers)
+	if n := len(opts.Layers); n != 0 && (n != 2 || opts.Layers[0] == "" || opts.Layers[1] == "" || opts.Layers[0] == opts.Layers[1]) {
+		return nil, fmt.Errorf("backbone: Options.Layers must name two distinct outputs (stride 8, then stride 16), got %q", opts.Layers)
 	}
 	if len(data) == 0 {
 		return nil, &FormatError{Msg: "the file is empty"}
@@ -113,11 +110,20 @@ func LoadBytes(data []byte, opts *Options) (*Model, error) {
 	if len(ins) != 1 {
 		return nil, &FormatError{Msg: fmt.Sprintf("a backbone needs exactly one input (the N x 3 x H x W image), this model has %d: %s", len(ins), quoteList(ins))}
 	}
+	md := net.Metadata()
+	layers := opts.Layers
+	if len(layers) == 0 {
+		layers = DefaultLayers
+		if s, ok := md["layers"]; ok {
+			if f := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }); len(f) == 2 && f[0] != f[1] {
+				layers = f
+			}
+		}
+	}
 	m := &Model{net: net, input: ins[0], layers: [2]string{layers[0], layers[1]}, grid: map[[2]int][2]int{}}
 	if err := m.checkLayers(); err != nil {
 		return nil, err
 	}
-	md := net.Metadata()
 	m.mean, err = pickTriple(opts.Mean, md, "mean", ImageNetMean, false)
 	if err != nil {
 		return nil, err
@@ -168,10 +174,14 @@ func pickTriple(opt [3]float32, md map[string]string, key string, def [3]float32
 	}
 	for _, x := range v {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) || (positive && x <= 0) {
-			if src == "Options" {
-				return v, fmt.Errorf("backbone: Options.%s = %v: every component must be finite%s", strings.ToUpper(key[:1])+key[1:], v, map[bool]string{true: " and > 0"}[positive])
+			rule := "finite"
+			if positive {
+				rule = "finite and > 0"
 			}
-			return v, &FormatError{Msg: fmt.Sprintf("%s = %v: every component must be finite%s", src, v, map[bool]string{true: " and > 0"}[positive])}
+			if src == "Options" {
+				return v, fmt.Errorf("backbone: Options.%s = %v: every component must be %s", strings.ToUpper(key[:1])+key[1:], v, rule)
+			}
+			return v, &FormatError{Msg: fmt.Sprintf("%s = %v: every component must be %s", src, v, rule)}
 		}
 	}
 	return v, nil
@@ -231,7 +241,7 @@ func (m *Model) Features(ctx context.Context, imgs []image.Image, p Preprocess) 
 		if img == nil {
 			return nil, &InputError{Index: i, Msg: "nil image"}
 		}
-		ih, iw, err := p.inputSize(img.Bounds().Dx(), img.Bounds().Dy())
+		iw, ih, err := p.InputSize(img.Bounds().Dx(), img.Bounds().Dy())
 		if err != nil {
 			return nil, &InputError{Index: i, Msg: err.Error()}
 		}

@@ -205,7 +205,7 @@ func toStraightRGBA64(img image.Image) *image.RGBA64 {
 		for y := range h {
 			row := s.Pix[y*s.Stride : y*s.Stride+w]
 			for x, idx := range row {
-				var c [3]uint16 // an index outside the palette reads as black, as Paletted.At does
+				var c [3]uint16 // an index outside the palette reads as black
 				if int(idx) < len(lut) {
 					c = lut[idx]
 				}

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sync/atomic"
 
 	"github.com/x/pni/internal/kernels"
 )
@@ -40,12 +39,13 @@ var _ Sampler = Greedy{}
 //     lowest row index (so once every remaining row is a duplicate of a chosen one, mind is 0
 //     and the remaining rows follow in index order).
 //
-// The result is exactly the order of the naive O(n·k) loop with the same distance function; the
-// implementation avoids that loop's cost by keeping, for every row, its nearest chosen centre,
-// and per centre its member list and radius (largest member mind): a new centre c can only lower
-// mind for members of a centre c_j with ||c - c_j|| < 2·radius_j (triangle inequality; a relative
-// margin of 1e-3 absorbs float32 rounding), so only those clusters are scanned, spread over all
-// cores. A tournament tree over the clusters' farthest members gives the next argmax.
+// The result is exactly the order of the naive O(n·k) loop with the same distance function and
+// tie rule (tests compare them bit for bit, including duplicate rows and exact ties). The
+// implementation avoids that loop's n x ProjDim memory pass per selected row: rows are grouped by
+// their nearest centre, a new centre is only queued on the clusters it could affect (triangle
+// inequality, with a 1e-3 relative margin for float32 rounding), and a cluster's rows are compared
+// with its queued centres only when the cluster holds the current farthest candidate (see
+// greedyState). Large resolutions are spread over all cores.
 //
 // The zero value is ready to use (128-d projection, 10 start points, seed 0).
 type Greedy struct {
@@ -106,11 +106,12 @@ func (g Greedy) Select(ctx context.Context, x []float32, n, d, k int) ([]int, er
 	}
 	p := NewProjection(d, r, g.Seed)
 	z := make([]float32, n*r)
+	wt := p.transposed()
 	for lo := 0; lo < n; lo += projBlock {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		p.applyBlock(x, lo, min(lo+projBlock, n), z)
+		p.applyBlock(wt, x, lo, min(lo+projBlock, n), z)
 	}
 	return g.SelectProjected(ctx, z, n, r, k)
 }
@@ -192,15 +193,34 @@ func boundedUint64(src *rand.PCG, bound uint64) uint64 {
 	}
 }
 
-// pruneFactor: cluster j is skipped when dist(c, c_j) >= pruneFactor * radius_j. 2 is the
-// triangle-inequality bound; the 1e-3 margin covers float32 rounding of the computed distances
+// pruneFactor: a new centre c cannot bring a row p of cluster j closer when
+// dist(c, c_j) >= pruneFactor * md(p) (triangle inequality: dist(p,c) >= dist(c,c_j) - md(p) >= md(p)).
+// 2 is the exact bound; the 1e-3 margin covers float32 rounding of the computed distances
 // (relative error well below 1e-5 for sums of squares of a few thousand terms).
 const pruneFactor = 2 * (1 + 1e-3)
 
-// greedyState is the accelerated exact greedy. Each chosen centre j owns a cluster: the unchosen
-// rows whose nearest centre it is, stored contiguously (index, current distance md, and a copy of
-// the row) and sorted by md descending, then by index ascending. The head of a cluster is thus its
-// farthest member, and a scan for a new centre reads a prefix of the cluster sequentially.
+// maxPending bounds a cluster's pending list: a longer one is resolved right away.
+// parallelWork is the rows x pending-centres size from which a resolution is spread over the
+// cores. Variables so the tests can exercise every path.
+var (
+	maxPending   = 256
+	parallelWork = 4096
+)
+
+// greedyState is the accelerated exact greedy ("lazy" farthest-point sampling).
+//
+// Each chosen centre j owns a cluster: rows assigned to it, each with md, its distance to the
+// nearest centre among those it has been checked against, stored contiguously (index, md, row
+// copy). A new centre c is not compared with any row when it arrives: it is only appended to the
+// pending list of every cluster j with dist(c, c_j) < pruneFactor*rad_j (rad_j: the largest md in
+// j), the only clusters whose rows it could bring closer. So md is an upper bound of a row's true
+// distance to the chosen set, exact for rows of clusters with no pending centre. The next centre
+// is found from a tournament tree over the clusters' heads (largest md, then lowest index): while
+// the winning cluster has pending centres, those are resolved — its rows are compared with them
+// (skipping rows with dist(c, c_j) >= pruneFactor*md), rows that get strictly closer move to the
+// nearest of them — and the tree is consulted again. A winner with no pending centre holds the true
+// farthest row: every other cluster's head is an upper bound. Rows of clusters that never win again
+// are never read again, and a resolution compares each row read with several centres at once.
 type greedyState struct {
 	z    []float32 // input rows; read only to build the first cluster
 	n, r int
@@ -208,63 +228,27 @@ type greedyState struct {
 
 	cl   []cluster
 	cz   []float32 // rows of the chosen centres, in order (k x r)
-	rad  []float32 // rad[j]: md of cluster j's head (-1 if empty)
-	arg  []int32   // arg[j]: row index of cluster j's head (-1 if empty)
-	tree []int32   // tournament tree over clusters; tree[1] is the cluster holding the farthest row
+	rad  []float32 // rad[j]: largest md in cluster j (-1 if empty)
+	arg  []int32   // arg[j]: lowest row index attaining rad[j] (-1 if empty)
+	tree []int32   // tournament tree over clusters; tree[1] is the cluster holding the largest head
 	leaf int       // number of leaves (power of two >= k)
 
 	workers int
-	wk      []workerBuf
+	dcc     []float32 // per cluster: distance to the newest centre (scratch)
+	best    []float32 // per row of a resolving cluster: new distance (scratch)
+	bestU   []int32   // per row of a resolving cluster: new centre, -1 if none (scratch)
+}
+
+type pending struct {
+	u   int32   // centre
+	dcc float32 // dist(c_u, this cluster's centre)
 }
 
 type cluster struct {
-	// Members are [start, len(idx)), sorted by md descending, then index ascending. A member
-	// that moved to a newer centre is left in place as a tombstone (idx < 0, md kept, so md stays
-	// sorted for the binary search of the scan cut-off); start always points at a live member
-	// (or len(idx)), and the arrays are compacted when tombstones and the dead head outnumber the
-	// live members.
-	start int
-	dead  int       // tombstones in [start, len(idx))
-	idx   []int32   // row indices; < 0: tombstone
-	md    []float32 // distance to this cluster's centre (= to the nearest chosen row)
-	dat   []float32 // row copies, r values each
-}
-
-func (c *cluster) live() int { return len(c.idx) - c.start - c.dead }
-
-// skipDead advances start past tombstones.
-func (c *cluster) skipDead() {
-	for c.start < len(c.idx) && c.idx[c.start] < 0 {
-		c.start++
-		c.dead--
-	}
-}
-
-// compact drops tombstones and the dead head once they outnumber the live members, into
-// right-sized arrays (so the memory of large early clusters is released).
-func (c *cluster) compact(r int) {
-	waste := c.start + c.dead
-	if waste <= 32 || waste <= c.live() {
-		return
-	}
-	n := c.live()
-	idx, md, dat := make([]int32, 0, n), make([]float32, 0, n), make([]float32, 0, n*r)
-	for i := c.start; i < len(c.idx); i++ {
-		if c.idx[i] >= 0 {
-			idx = append(idx, c.idx[i])
-			md = append(md, c.md[i])
-			dat = append(dat, c.dat[i*r:(i+1)*r]...)
-		}
-	}
-	c.idx, c.md, c.dat, c.start, c.dead = idx, md, dat, 0, 0
-}
-
-type workerBuf struct {
-	idx     []int32   // rows that moved to the new centre
-	md      []float32 // their new distances
-	dat     []float32 // their row copies
-	touched []int32   // clusters that lost members
-	_       [64]byte
+	idx  []int32   // row indices (unordered)
+	md   []float32 // distances (see greedyState)
+	dat  []float32 // row copies, r values each
+	pend []pending // centres not yet compared with the rows, ascending
 }
 
 func newGreedyState(z []float32, n, r, k int) *greedyState {
@@ -280,12 +264,12 @@ func newGreedyState(z []float32, n, r, k int) *greedyState {
 		arg:  make([]int32, 0, k),
 		tree: make([]int32, 2*leaf),
 		leaf: leaf,
+		dcc:  make([]float32, k),
 	}
 	for i := range st.tree {
 		st.tree[i] = -1
 	}
 	st.workers = max(1, runtime.GOMAXPROCS(0))
-	st.wk = make([]workerBuf, st.workers)
 	return st
 }
 
@@ -305,14 +289,8 @@ func (st *greedyState) better(a, b int32) bool {
 	return st.arg[a] < st.arg[b]
 }
 
-// update refreshes cluster j's head and its path in the tournament tree.
-func (st *greedyState) update(j int) {
-	cl := &st.cl[j]
-	if cl.live() == 0 {
-		st.rad[j], st.arg[j] = -1, -1
-	} else {
-		st.rad[j], st.arg[j] = cl.md[cl.start], cl.idx[cl.start]
-	}
+// fix refreshes cluster j's path in the tournament tree after rad[j] or arg[j] changed.
+func (st *greedyState) fix(j int) {
 	i := st.leaf + j
 	st.tree[i] = int32(j)
 	for i > 1 {
@@ -326,6 +304,94 @@ func (st *greedyState) update(j int) {
 	}
 }
 
+// rehead recomputes cluster j's head from its rows and fixes the tree.
+func (st *greedyState) rehead(j int) {
+	cl := &st.cl[j]
+	best, arg := float32(-1), int32(-1)
+	for i, m := range cl.md {
+		if q := cl.idx[i]; m > best || (m == best && q < arg) {
+			best, arg = m, q
+		}
+	}
+	st.rad[j], st.arg[j] = best, arg
+	st.fix(j)
+}
+
+// removeAt deletes row i of cluster j by moving the last row into its place.
+func (st *greedyState) removeAt(j, i int) {
+	cl, r := &st.cl[j], st.r
+	last := len(cl.idx) - 1
+	if i != last {
+		cl.idx[i], cl.md[i] = cl.idx[last], cl.md[last]
+		copy(cl.dat[i*r:(i+1)*r], cl.dat[last*r:(last+1)*r])
+	}
+	cl.idx, cl.md, cl.dat = cl.idx[:last], cl.md[:last], cl.dat[:last*r]
+}
+
+// push appends row q (distance m, data row) to cluster u.
+func (st *greedyState) push(u int, q int32, m float32, row []float32) {
+	cl := &st.cl[u]
+	cl.idx = append(cl.idx, q)
+	cl.md = append(cl.md, m)
+	cl.dat = append(cl.dat, row...)
+	if m > st.rad[u] || (m == st.rad[u] && q < st.arg[u]) {
+		st.rad[u], st.arg[u] = m, q
+		st.fix(u)
+	}
+}
+
+// resolve compares the rows of cluster j with its pending centres, moves the rows that get
+// strictly closer to the nearest of them (the earliest on equal distances), and clears the list.
+func (st *greedyState) resolve(j int) {
+	cl, r := &st.cl[j], st.r
+	pend := cl.pend
+	dmin := pend[0].dcc
+	for _, p := range pend[1:] {
+		dmin = min(dmin, p.dcc)
+	}
+	n := len(cl.idx)
+	if cap(st.best) < n {
+		st.best, st.bestU = make([]float32, n), make([]int32, n)
+	}
+	best, bestU := st.best[:n], st.bestU[:n]
+	work := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m := cl.md[i]
+			b, bu := m, int32(-1)
+			if pruneFactor*m > dmin {
+				row := cl.dat[i*r : (i+1)*r]
+				for _, p := range pend {
+					if pruneFactor*m > p.dcc {
+						u := int(p.u)
+						if d := dist(row, st.cz[u*r:(u+1)*r]); d < b {
+							b, bu = d, p.u
+						}
+					}
+				}
+			}
+			best[i], bestU[i] = b, bu
+		}
+	}
+	if n*len(pend) >= parallelWork && st.workers > 1 {
+		kernels.Parallel(n, work)
+	} else {
+		work(0, n)
+	}
+	cl.pend = cl.pend[:0]
+	// Apply from the end, so removeAt's swap only brings in rows already applied.
+	moved := false
+	for i := n - 1; i >= 0; i-- {
+		if u := bestU[i]; u >= 0 {
+			st.push(int(u), cl.idx[i], best[i], cl.dat[i*r:(i+1)*r])
+			st.removeAt(j, i)
+			moved = true
+		}
+	}
+	if moved {
+		st.rehead(j)
+	}
+}
+
 func (st *greedyState) run(ctx context.Context, first int, progress func(done, total int)) ([]int, error) {
 	k, r, z := st.k, st.r, st.z
 	order := make([]int, 0, k)
@@ -336,174 +402,74 @@ func (st *greedyState) run(ctx context.Context, first int, progress func(done, t
 		}
 	}
 
-	// First centre: every other row joins its cluster.
+	// First centre: every other row joins its cluster, with its exact distance.
 	c := first
-	zc := z[c*r : (c+1)*r]
-	st.cz = append(st.cz, zc...)
-	idx := make([]int32, 0, st.n-1)
+	st.cz = append(st.cz, z[c*r:(c+1)*r]...)
+	cl := cluster{idx: make([]int32, 0, st.n-1)}
 	for q := 0; q < st.n; q++ {
 		if q != c {
-			idx = append(idx, int32(q))
+			cl.idx = append(cl.idx, int32(q))
 		}
 	}
-	md := make([]float32, len(idx))
-	kernels.Parallel(len(idx), func(lo, hi int) {
+	cl.md = make([]float32, len(cl.idx))
+	cl.dat = make([]float32, len(cl.idx)*r)
+	zc := st.cz[:r]
+	kernels.Parallel(len(cl.idx), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			q := int(idx[i])
-			md[i] = dist(z[q*r:(q+1)*r], zc)
+			q := int(cl.idx[i])
+			row := z[q*r : (q+1)*r]
+			copy(cl.dat[i*r:(i+1)*r], row)
+			cl.md[i] = dist(row, zc)
 		}
 	})
-	st.addCluster(idx, md, func(i int) []float32 { q := int(idx[i]); return z[q*r : (q+1)*r] })
 	st.z = nil
+	st.cl = append(st.cl, cl)
+	st.rad, st.arg = append(st.rad, -1), append(st.arg, -1)
+	st.rehead(0)
 	order = append(order, c)
 	report(1)
 
-	var next atomic.Int64
 	for t := 1; t < k; t++ {
 		if t&15 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		// The next centre is the head of the winning cluster: take it out.
-		home := int(st.tree[1])
-		hc := &st.cl[home]
-		c = int(hc.idx[hc.start])
+		// Resolve winners until the winner's head is exact.
+		w := int(st.tree[1])
+		for len(st.cl[w].pend) > 0 {
+			st.resolve(w)
+			w = int(st.tree[1])
+		}
+		// Take the farthest row out of its cluster: it is the next centre.
+		hc := &st.cl[w]
+		pos := slices.Index(hc.idx, st.arg[w])
+		c = int(hc.idx[pos])
 		order = append(order, c)
-		st.cz = append(st.cz, hc.dat[hc.start*r:(hc.start+1)*r]...)
-		hc.start++
-		hc.skipDead()
+		st.cz = append(st.cz, hc.dat[pos*r:(pos+1)*r]...)
+		st.removeAt(w, pos)
+		st.rehead(w)
 		zc = st.cz[t*r : (t+1)*r]
 
-		nc := int64(t) // clusters 0..t-1 exist
-		next.Store(0)
-		const chunk = 16
-		kernels.Parallel(st.workers, func(lo, hi int) {
-			for wi := lo; wi < hi; wi++ {
-				buf := &st.wk[wi]
-				buf.idx, buf.md, buf.dat, buf.touched = buf.idx[:0], buf.md[:0], buf.dat[:0], buf.touched[:0]
-				for {
-					j0 := next.Add(chunk) - chunk
-					if j0 >= nc {
-						break
-					}
-					for j := int(j0); j < int(min(j0+chunk, nc)); j++ {
-						rj := st.rad[j]
-						if j == home {
-							if cl := &st.cl[j]; cl.live() > 0 {
-								rj = cl.md[cl.start]
-							} else {
-								rj = -1
-							}
-							buf.touched = append(buf.touched, int32(j)) // its head left
-						}
-						if rj <= 0 {
-							continue // empty, or all members at distance 0: nothing can move
-						}
-						dcc := dist(st.cz[j*r:(j+1)*r], zc)
-						if dcc >= pruneFactor*rj {
-							continue
-						}
-						st.scan(j, zc, dcc, buf, j == home)
-					}
-				}
+		// Register the new centre with every cluster whose rows it could bring closer.
+		dcc := st.dcc[:t]
+		kernels.Parallel(t, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				dcc[j] = dist(st.cz[j*r:(j+1)*r], zc)
 			}
 		})
-		nm := 0
-		for i := range st.wk {
-			nm += len(st.wk[i].idx)
-		}
-		idx := make([]int32, 0, nm)
-		md := make([]float32, 0, nm)
-		dat := make([]float32, 0, nm*r)
-		for i := range st.wk {
-			w := &st.wk[i]
-			idx = append(idx, w.idx...)
-			md = append(md, w.md...)
-			dat = append(dat, w.dat...)
-			for _, j := range w.touched {
-				st.update(int(j))
+		st.cl = append(st.cl, cluster{})
+		st.rad, st.arg = append(st.rad, -1), append(st.arg, -1)
+		st.fix(t)
+		for j, d := range dcc {
+			if rj := st.rad[j]; rj > 0 && d < pruneFactor*rj {
+				st.cl[j].pend = append(st.cl[j].pend, pending{int32(t), d})
+				if len(st.cl[j].pend) >= maxPending {
+					st.resolve(j)
+				}
 			}
 		}
-		st.addCluster(idx, md, func(i int) []float32 { return dat[i*r : (i+1)*r] })
 		report(t + 1)
 	}
 	return order, nil
-}
-
-// scan recomputes, for the members of cluster j that could get closer to the new centre (row zc),
-// their distance to it, and moves those that get strictly closer into buf. A member q with
-// dist(c, c_j) >= pruneFactor*md[q] cannot get closer (triangle inequality:
-// dist(q,c) >= dist(c,c_j) - md[q] >= md[q]); members are sorted by md descending, so only the
-// prefix before the first such member (found by binary search) is read.
-func (st *greedyState) scan(j int, zc []float32, dcc float32, buf *workerBuf, touched bool) {
-	r := st.r
-	cl := &st.cl[j]
-	md := cl.md
-	lo, hi := cl.start, len(md)
-	for lo < hi { // first i with pruneFactor*md[i] <= dcc
-		mid := int(uint(lo+hi) >> 1)
-		if pruneFactor*md[mid] > dcc {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	moved := 0
-	for i := cl.start; i < lo; i++ {
-		q := cl.idx[i]
-		if q < 0 {
-			continue
-		}
-		row := cl.dat[i*r : (i+1)*r]
-		if d := dist(row, zc); d < md[i] {
-			buf.idx = append(buf.idx, q)
-			buf.md = append(buf.md, d)
-			buf.dat = append(buf.dat, row...)
-			cl.idx[i] = -1
-			moved++
-		}
-	}
-	if moved == 0 {
-		return
-	}
-	cl.dead += moved
-	cl.skipDead()
-	cl.compact(r)
-	if !touched {
-		buf.touched = append(buf.touched, int32(j))
-	}
-}
-
-// addCluster appends the cluster of the newest centre with members idx at distances md (row i of
-// the members is row(i)), sorting them by distance descending, then index ascending.
-func (st *greedyState) addCluster(idx []int32, md []float32, row func(i int) []float32) {
-	r := st.r
-	perm := make([]int32, len(idx))
-	for i := range perm {
-		perm[i] = int32(i)
-	}
-	slices.SortFunc(perm, func(a, b int32) int {
-		ma, mb := md[a], md[b]
-		switch {
-		case ma > mb:
-			return -1
-		case ma < mb:
-			return 1
-		}
-		return int(idx[a] - idx[b])
-	})
-	cl := cluster{
-		idx: make([]int32, len(idx)),
-		md:  make([]float32, len(idx)),
-		dat: make([]float32, len(idx)*r),
-	}
-	for i, p := range perm {
-		cl.idx[i], cl.md[i] = idx[p], md[p]
-		copy(cl.dat[i*r:(i+1)*r], row(int(p)))
-	}
-	st.cl = append(st.cl, cl)
-	st.rad = append(st.rad, -1)
-	st.arg = append(st.arg, -1)
-	st.update(len(st.cl) - 1)
 }

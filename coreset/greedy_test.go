@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -197,6 +198,52 @@ func TestGreedyMatchesNaive(t *testing.T) {
 				checkDistinct(t, got, sz.n)
 			}
 		}
+	}
+}
+
+// TestGreedyMatchesNaivePaths repeats the comparison with the pending-list cap tiny, resolutions
+// always or never parallel, and one core.
+func TestGreedyMatchesNaivePaths(t *testing.T) {
+	defer func(mp, pw int) { maxPending, parallelWork = mp, pw }(maxPending, parallelWork)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	rng := rand.New(rand.NewPCG(8, 8))
+	n, d, k := 1500, 12, 500
+	data := map[string][]float32{"mixture": mixture(rng, n, d, 6)}
+	grid := make([]float32, n*d)
+	for i := range grid {
+		grid[i] = float32(rng.IntN(3))
+	}
+	data["grid"] = grid
+	for _, cfg := range []struct{ mp, pw, procs int }{{1, 4096, 2}, {3, 0, 2}, {256, 1 << 40, 2}, {2, 0, 1}, {256, 4096, 1}} {
+		maxPending, parallelWork = cfg.mp, cfg.pw
+		runtime.GOMAXPROCS(cfg.procs)
+		for name, x := range data {
+			got, err := Greedy{ProjDim: -1, Seed: 5}.Select(context.Background(), x, n, d, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := naiveOrder(x, n, d, k, startRow(x, n, d, DefaultStartPoints, 5))
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %+v: orders differ at %d", name, cfg, firstDiff(got, want))
+			}
+		}
+	}
+}
+
+// TestGreedyMatchesNaiveMedium: 20k clustered rows of 128 dims, k = 2000 (skipped with -short).
+func TestGreedyMatchesNaiveMedium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("medium naive comparison; run without -short")
+	}
+	n, d, k := 20000, 128, 2000
+	z := mixtureRank(rand.New(rand.NewPCG(1, 1)), n, d, 32, 8)
+	got, err := Greedy{Seed: 9}.SelectProjected(context.Background(), z, n, d, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := naiveOrder(z, n, d, k, startRow(z, n, d, DefaultStartPoints, 9))
+	if !slices.Equal(got, want) {
+		t.Errorf("orders differ at %d", firstDiff(got, want))
 	}
 }
 

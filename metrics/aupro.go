@@ -1,9 +1,6 @@
 package metrics
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // proData is the sorted pixel data of a PRO computation.
 type proData struct {
@@ -174,12 +171,20 @@ func (d *proData) integrate(limit float64, keep bool) (area float64, fprs, pros 
 		pf, pp = f, p
 		return true
 	})
+	if keep && fprs[len(fprs)-1] == 1 {
+		// The whole curve: end at exactly (1, 1) as the official code does
+		// (the float sum of the overlaps may stop a few ulps short of 1).
+		fprs, pros = appendPoint(fprs, pros, 1, 1)
+	}
 	return area, fprs, pros
 }
 
 // appendPoint appends (f, p), first dropping the previous point when it is the
 // middle of a horizontal or vertical run (it adds nothing to the area).
 func appendPoint(fprs, pros []float64, f, p float64) ([]float64, []float64) {
+	if n := len(fprs); n >= 1 && fprs[n-1] == f && pros[n-1] == p {
+		return fprs, pros
+	}
 	if n := len(fprs); n >= 2 {
 		if (fprs[n-2] == fprs[n-1] && fprs[n-1] == f) || (pros[n-2] == pros[n-1] && pros[n-1] == p) {
 			fprs[n-1], pros[n-1] = f, p
@@ -232,5 +237,3 @@ func PROCurve(maps [][]float32, masks [][]bool, width []int, limit float64) (fpr
 	_, fpr, pro = d.integrate(limit, true)
 	return fpr, pro, nil
 }
-
-var _ = math.Inf

@@ -1,5 +1,10 @@
 package kernels
 
+import (
+	"fmt"
+	"sync"
+)
+
 // ConvParams describes a 2-D convolution in NCHW layout (ONNX Conv semantics).
 type ConvParams struct {
 	N, C, H, W       int // input batch, channels, height, width
@@ -19,46 +24,224 @@ func (p ConvParams) OutSize() (oh, ow int) {
 	return oh, ow
 }
 
+// check panics (an internal shape bug: callers validate models up front)
+// when the parameters cannot describe a convolution.
+func (p ConvParams) check() {
+	if p.N < 0 || p.C < 0 || p.H < 0 || p.W < 0 || p.M < 0 || p.KH < 1 || p.KW < 1 ||
+		p.StrideH < 1 || p.StrideW < 1 || p.DilH < 1 || p.DilW < 1 || p.Group < 1 ||
+		p.PadT < 0 || p.PadL < 0 || p.PadB < 0 || p.PadR < 0 ||
+		p.C%p.Group != 0 || p.M%p.Group != 0 {
+		panic(fmt.Sprintf("kernels: invalid ConvParams %+v", p))
+	}
+}
+
+// convRow is one row of the implicit im2col matrix: input channel (relative
+// to the group) and the kernel tap's offsets.
+type convRow struct {
+	ch, dy, dx int32
+}
+
+var convRowPool = sync.Pool{New: func() any { return new([]convRow) }}
+
 // Conv2D computes out = conv(in, weight) + bias, then max(out, 0) when relu is
 // true. in is N×C×H×W, weight M×(C/Group)×KH×KW, bias has M elements or is nil,
 // out is N×M×OH×OW (see OutSize). Safe for concurrent use.
+//
+// Each (image, group) is one matrix product out[m, y·OW+x] = Σ_r W[m, r]·X[r,
+// y·OW+x] over the im2col rows r = (c, ky, kx). A 1×1 stride-1 unpadded
+// convolution multiplies the NCHW input plane directly; any other packs the
+// im2col panels straight from the image (no im2col buffer). Bias and ReLU are
+// applied inside the micro-kernel's store. Groups with fewer than 4 output
+// channels (depthwise) run a direct loop over output planes instead.
+// Invalid parameters (non-positive kernel, stride, dilation or group, negative
+// pads, C or M not divisible by Group) panic.
 func Conv2D(p ConvParams, in, weight, bias, out []float32, relu bool) {
+	p.check()
+	oh, ow := p.OutSize()
+	if p.N == 0 || p.M == 0 || oh <= 0 || ow <= 0 {
+		return
+	}
+	cg, mg := p.C/p.Group, p.M/p.Group
+	kk := cg * p.KH * p.KW
+	hw, ohw := p.H*p.W, oh*ow
+	in = in[:p.N*p.C*hw]
+	weight = weight[:p.M*kk]
+	out = out[:p.N*p.M*ohw]
+	if bias != nil {
+		bias = bias[:p.M]
+	}
+	if mg < 4 {
+		conv2DDirect(p, in, weight, bias, out, relu)
+		return
+	}
+	pointwise := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
+		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
+	var tab []convRow
+	var tabp *[]convRow
+	if !pointwise {
+		tabp = convRowPool.Get().(*[]convRow)
+		defer convRowPool.Put(tabp)
+		if cap(*tabp) < kk {
+			*tabp = make([]convRow, kk)
+		}
+		tab = (*tabp)[:kk]
+		r := 0
+		for c := 0; c < cg; c++ {
+			for ky := 0; ky < p.KH; ky++ {
+				for kx := 0; kx < p.KW; kx++ {
+					tab[r] = convRow{ch: int32(c), dy: int32(ky * p.DilH), dx: int32(kx * p.DilW)}
+					r++
+				}
+			}
+		}
+	}
+	for n := 0; n < p.N; n++ {
+		for g := 0; g < p.Group; g++ {
+			src := in[(n*p.C+g*cg)*hw : (n*p.C+(g+1)*cg)*hw]
+			dst := out[(n*p.M+g*mg)*ohw : (n*p.M+(g+1)*mg)*ohw]
+			ep := &epilogue{relu: relu}
+			if bias != nil {
+				ep.bias = bias[g*mg : (g+1)*mg]
+			}
+			packA := packRowsA(weight[g*mg*kk:(g+1)*mg*kk], kk)
+			var packB packFn
+			if pointwise {
+				packB = packRowsB(src, hw)
+			} else {
+				packB = packConvB(p, src, tab, ow)
+			}
+			gemmPar(mg, ohw, kk, packA, packB, dst, ohw, ep)
+		}
+	}
+}
+
+// packConvB packs panels of the implicit im2col matrix of one image and group:
+// row r = tab[r] (channel c, tap ky, kx), column j = output pixel (j/ow, j%ow),
+// value in[c, y·StrideH − PadT + ky·DilH, x·StrideW − PadL + kx·DilW] or 0
+// outside the image.
+func packConvB(p ConvParams, in []float32, tab []convRow, ow int) packFn {
+	H, W, hw := p.H, p.W, p.H*p.W
+	sH, sW := p.StrideH, p.StrideW
+	return func(dst []float32, j0, n, p0, kc int) {
+		for jp := 0; jp*nr < n; jp++ {
+			d := dst[jp*kc*nr : (jp+1)*kc*nr]
+			cols := min(nr, n-jp*nr)
+			js := j0 + jp*nr
+			if cols < nr {
+				clear(d)
+			}
+			for j := js; j < js+cols; {
+				oy, ox0 := j/ow, j%ow
+				cnt := min(js+cols-j, ow-ox0)
+				off := j - js
+				iyBase := oy*sH - p.PadT
+				ixBase := ox0*sW - p.PadL
+				for q := 0; q < kc; q++ {
+					e := tab[p0+q]
+					dd := d[q*nr+off : q*nr+off+cnt]
+					iy := iyBase + int(e.dy)
+					if iy < 0 || iy >= H {
+						clear(dd)
+						continue
+					}
+					row := in[int(e.ch)*hw+iy*W : int(e.ch)*hw+iy*W+W]
+					ix0 := ixBase + int(e.dx)
+					if sW == 1 {
+						lo, hi := max(0, -ix0), min(cnt, W-ix0)
+						if hi <= lo {
+							clear(dd)
+							continue
+						}
+						if lo > 0 {
+							clear(dd[:lo])
+						}
+						copy(dd[lo:hi], row[ix0+lo:ix0+hi])
+						if hi < cnt {
+							clear(dd[hi:])
+						}
+						continue
+					}
+					for t := range dd {
+						ix := ix0 + t*sW
+						if ix >= 0 && ix < W {
+							dd[t] = row[ix]
+						} else {
+							dd[t] = 0
+						}
+					}
+				}
+				j += cnt
+			}
+		}
+	}
+}
+
+// conv2DDirect convolves output plane by output plane (for groups too narrow
+// to fill a register tile, e.g. depthwise), spread over all CPUs.
+func conv2DDirect(p ConvParams, in, weight, bias, out []float32, relu bool) {
 	oh, ow := p.OutSize()
 	cg, mg := p.C/p.Group, p.M/p.Group
-	for n := 0; n < p.N; n++ {
-		Parallel(p.M, func(lo, hi int) {
-			for m := lo; m < hi; m++ {
-				g := m / mg
-				o := out[((n*p.M)+m)*oh*ow:]
-				for y := 0; y < oh; y++ {
-					for x := 0; x < ow; x++ {
-						s := float32(0)
-						if bias != nil {
-							s = bias[m]
+	hw, ohw := p.H*p.W, oh*ow
+	Parallel(p.N*p.M, func(lo, hi int) {
+		for nm := lo; nm < hi; nm++ {
+			n, m := nm/p.M, nm%p.M
+			g := m / mg
+			o := out[nm*ohw : (nm+1)*ohw]
+			var bv float32
+			if bias != nil {
+				bv = bias[m]
+			}
+			for i := range o {
+				o[i] = bv
+			}
+			for c := 0; c < cg; c++ {
+				plane := in[(n*p.C+g*cg+c)*hw : (n*p.C+g*cg+c+1)*hw]
+				for ky := 0; ky < p.KH; ky++ {
+					for kx := 0; kx < p.KW; kx++ {
+						w := weight[((m*cg+c)*p.KH+ky)*p.KW+kx]
+						dx := kx*p.DilW - p.PadL
+						// valid x: 0 <= x*StrideW + dx < W
+						xlo := 0
+						if dx < 0 {
+							xlo = (-dx + p.StrideW - 1) / p.StrideW
 						}
-						for c := 0; c < cg; c++ {
-							ic := g*cg + c
-							for ky := 0; ky < p.KH; ky++ {
-								iy := y*p.StrideH - p.PadT + ky*p.DilH
-								if iy < 0 || iy >= p.H {
-									continue
-								}
-								for kx := 0; kx < p.KW; kx++ {
-									ix := x*p.StrideW - p.PadL + kx*p.DilW
-									if ix < 0 || ix >= p.W {
-										continue
-									}
-									s += in[((n*p.C+ic)*p.H+iy)*p.W+ix] * weight[((m*cg+c)*p.KH+ky)*p.KW+kx]
-								}
+						xhi := ow
+						if lim := xLimit(p, dx); lim < xhi {
+							xhi = lim
+						}
+						if xhi <= xlo {
+							continue
+						}
+						for y := 0; y < oh; y++ {
+							iy := y*p.StrideH - p.PadT + ky*p.DilH
+							if iy < 0 || iy >= p.H {
+								continue
+							}
+							row := plane[iy*p.W : (iy+1)*p.W]
+							orow := o[y*ow : (y+1)*ow]
+							for x := xlo; x < xhi; x++ {
+								orow[x] += w * row[x*p.StrideW+dx]
 							}
 						}
-						if relu && s < 0 {
-							s = 0
-						}
-						o[y*ow+x] = s
 					}
 				}
 			}
-		})
+			if relu {
+				for i, v := range o {
+					if v < 0 {
+						o[i] = 0
+					}
+				}
+			}
+		}
+	})
+}
+
+// xLimit returns the number of output columns x with x*StrideW + dx < p.W, i.e.
+// the exclusive upper bound of the valid x range.
+func xLimit(p ConvParams, dx int) int {
+	if p.W-dx <= 0 {
+		return 0
 	}
+	return (p.W - dx + p.StrideW - 1) / p.StrideW
 }

@@ -6,11 +6,38 @@
 // Contract: all matrices are dense and row-major; slices must be at least as long
 // as the shapes say (a shorter slice is an internal bug and panics). Every kernel
 // is safe for concurrent use: none keeps state between calls.
+//
+// Further guarantees every kernel keeps:
+//
+//   - Outputs are written only inside the ranges the shapes give (C[0:m*n],
+//     out[0:m*n], idx[0:m], dist[0:m], the conv output tensor); inputs are
+//     never written. Outputs must not alias inputs.
+//   - Results match the plain-loop references in reference.go (gemmRef,
+//     gemmTBRef, nearestRef, conv2DRef) up to float32 rounding: the fast paths
+//     sum in a different order (blocks of 256 along the inner dimension, fused
+//     multiply-adds), so expect relative differences of order k·2⁻²⁴, not bit
+//     equality. NaN and Inf propagate as IEEE arithmetic says (a zero in A does
+//     not mask a NaN in B).
+//   - Products (Gemm, GemmTB, Conv2D, SqDists, Nearest) are cache-blocked in the
+//     BLIS/GotoBLAS way: A is packed into 6-row panels, B into 16-column panels
+//     (for Conv2D the im2col matrix is packed straight from the image, so no
+//     im2col buffer exists), and a 6×16 register-tile micro-kernel runs over
+//     them. The micro-kernel is AVX2+FMA assembly on amd64 CPUs that have both
+//     (chosen once at init through golang.org/x/sys/cpu) and portable Go
+//     otherwise or under the noasm build tag.
+//   - Work is split over runtime.GOMAXPROCS(0) goroutines along one output
+//     dimension, each packing its own blocks; kernels never nest that
+//     parallelism, so calling them from inside Parallel oversubscribes (the
+//     result is still correct). Small problems run on the calling goroutine.
+//   - Packing buffers come from sync.Pools: in steady state a call allocates
+//     only a few small closures, never anything proportional to the data.
+//     Nearest never materialises the m×n distance matrix.
 package kernels
 
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/viterin/vek/vek32"
 )
@@ -41,35 +68,24 @@ func Parallel(n int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
+// smallProduct reports whether an m×n×k product is too small to be worth
+// packing; such products run the plain loops.
+func smallProduct(m, n, k int) bool {
+	return m*n*k <= 8*8*8
+}
+
 // Gemm computes C = A·B, or C += A·B when acc is true, for A m×k, B k×n and
 // C m×n, all row-major.
 func Gemm(m, n, k int, a, b, c []float32, acc bool) {
 	if m == 0 || n == 0 {
 		return
 	}
-	c = c[:m*n]
-	if !acc {
-		clear(c)
-	}
-	if k == 0 {
+	a, b, c = a[:m*k], b[:k*n], c[:m*n]
+	if smallProduct(m, n, k) {
+		gemmRef(m, n, k, a, b, c, acc)
 		return
 	}
-	a, b = a[:m*k], b[:k*n]
-	Parallel(m, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ci := c[i*n : (i+1)*n]
-			for p := 0; p < k; p++ {
-				av := a[i*k+p]
-				if av == 0 {
-					continue
-				}
-				row := b[p*n : (p+1)*n]
-				for j, bv := range row {
-					ci[j] += av * bv
-				}
-			}
-		}
-	})
+	gemmPar(m, n, k, packRowsA(a, k), packRowsB(b, n), c, n, &epilogue{acc: acc})
 }
 
 // GemmTB computes C = A·Bᵀ, or C += A·Bᵀ when acc is true, for A m×k, B n×k and
@@ -78,24 +94,12 @@ func GemmTB(m, n, k int, a, b, c []float32, acc bool) {
 	if m == 0 || n == 0 {
 		return
 	}
-	c = c[:m*n]
-	a, b = a[:m*k], b[:n*k]
-	Parallel(m, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ai := a[i*k : (i+1)*k]
-			for j := 0; j < n; j++ {
-				d := float32(0)
-				if k > 0 {
-					d = vek32.Dot(ai, b[j*k:(j+1)*k])
-				}
-				if acc {
-					c[i*n+j] += d
-				} else {
-					c[i*n+j] = d
-				}
-			}
-		}
-	})
+	a, b, c = a[:m*k], b[:n*k], c[:m*n]
+	if smallProduct(m, n, k) {
+		gemmTBRef(m, n, k, a, b, c, acc)
+		return
+	}
+	gemmPar(m, n, k, packRowsA(a, k), packColsB(b, k), c, n, &epilogue{acc: acc})
 }
 
 // Dot returns Σ a[i]·b[i]; a and b must have the same length.
@@ -108,16 +112,31 @@ func Dot(a, b []float32) float32 {
 
 // SqNorms writes ||x_i||² for each of the len(out) rows of x (row length d) into out.
 func SqNorms(x []float32, d int, out []float32) {
-	for i := range out {
-		r := x[i*d : (i+1)*d]
-		out[i] = Dot(r, r)
+	if d == 0 {
+		clear(out)
+		return
 	}
+	x = x[:len(out)*d]
+	body := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := x[i*d : (i+1)*d]
+			out[i] = vek32.Dot(r, r)
+		}
+	}
+	if len(out)*d < 1<<16 {
+		body(0, len(out))
+		return
+	}
+	Parallel(len(out), body)
 }
 
 // SqDists writes out[i*n+j] = ||a_i − b_j||² for the m rows of a and the n rows
 // of b (row length d), clamped at 0. an and bn are the rows' squared norms; nil
 // means compute them.
 func SqDists(a []float32, m int, b []float32, n, d int, an, bn, out []float32) {
+	if m == 0 || n == 0 {
+		return
+	}
 	if an == nil {
 		an = make([]float32, m)
 		SqNorms(a, d, an)
@@ -126,43 +145,206 @@ func SqDists(a []float32, m int, b []float32, n, d int, an, bn, out []float32) {
 		bn = make([]float32, n)
 		SqNorms(b, d, bn)
 	}
+	an, bn, out = an[:m], bn[:n], out[:m*n]
 	GemmTB(m, n, d, a, b, out, false)
-	for i := 0; i < m; i++ {
-		row := out[i*n : (i+1)*n]
-		for j := range row {
-			v := an[i] + bn[j] - 2*row[j]
-			if v < 0 {
-				v = 0
+	body := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := out[i*n : (i+1)*n]
+			ai := an[i]
+			for j, dv := range row {
+				v := ai + bn[j] - 2*dv
+				if v < 0 {
+					v = 0
+				}
+				row[j] = v
 			}
-			row[j] = v
 		}
 	}
+	if m*n < 1<<16 {
+		body(0, m)
+		return
+	}
+	Parallel(m, body)
 }
+
+// Blocking of Nearest: the bank is packed once per chunk of nnChunk rows and
+// shared read-only by the workers, which take query blocks of nnRows rows and
+// sweep the chunk nnCols bank rows at a time.
+const (
+	nnChunk = 8192
+	nnRows  = 96
+	nnCols  = 512
+)
+
+type nearestScratch struct {
+	a    []float32 // packed query block, all depth blocks
+	dots []float32 // nnRows × nnCols partial products
+}
+
+var nearestPool = sync.Pool{New: func() any { return new(nearestScratch) }}
+
+var bankPool sync.Pool // *[]float32 packed bank chunks
 
 // Nearest finds, for each of the m rows of a, the row of b (n rows, length d)
 // at the smallest Euclidean distance: idx[i] is its index and dist[i] the squared
 // distance (ties go to the lower index). bn holds b's squared norms (nil means
 // compute them).
+//
+// The distance is ||a_i||² + ||b_j||² − 2·a_i·b_j clamped at 0, as SqDists
+// computes it. With n == 0 every idx is -1 and every dist 0. Work is split
+// over all CPUs; memory use is O(n·d) at most (a packed copy of up to 8192
+// bank rows) and never O(m·n).
 func Nearest(a []float32, m int, b []float32, n, d int, bn []float32, idx []int32, dist []float32) {
+	if m == 0 {
+		return
+	}
+	idx, dist = idx[:m], dist[:m]
+	if n == 0 {
+		for i := range idx {
+			idx[i], dist[i] = -1, 0
+		}
+		return
+	}
+	a, b = a[:m*d], b[:n*d]
 	if bn == nil {
 		bn = make([]float32, n)
 		SqNorms(b, d, bn)
 	}
-	const block = 256
-	for lo := 0; lo < m; lo += block {
-		hi := min(lo+block, m)
-		rows := hi - lo
-		out := make([]float32, rows*n)
-		SqDists(a[lo*d:hi*d], rows, b, n, d, nil, bn, out)
-		for i := 0; i < rows; i++ {
-			row := out[i*n : (i+1)*n]
+	bn = bn[:n]
+	if d == 0 || n < nr || m < mr {
+		nearestDot(a, m, b, n, d, bn, idx, dist)
+		return
+	}
+	t := runtime.GOMAXPROCS(0)
+	for b0 := 0; b0 < n; b0 += nnChunk {
+		nb := min(nnChunk, n-b0)
+		nbPad := (nb + nr - 1) / nr * nr
+		need := nbPad * d
+		bp := getBank(need)
+		packB := packColsB(b, d)
+		panels := nbPad / nr
+		Parallel(panels, func(lo, hi int) {
+			for pc := 0; pc < d; pc += kcBlock {
+				kc := min(kcBlock, d-pc)
+				packB((*bp)[pc*nbPad+lo*nr*kc:], b0+lo*nr, min(hi*nr, nb)-lo*nr, pc, kc)
+			}
+		})
+		blocks := (m + nnRows - 1) / nnRows
+		var next atomic.Int64
+		worker := func() {
+			s := nearestPool.Get().(*nearestScratch)
+			defer nearestPool.Put(s)
+			for {
+				q := int(next.Add(1)) - 1
+				if q >= blocks {
+					return
+				}
+				nearestBlock(s, a, m, q*nnRows, d, (*bp)[:need], b0, nb, nbPad, bn, idx, dist)
+			}
+		}
+		w := min(t, blocks)
+		var wg sync.WaitGroup
+		for i := 1; i < w; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				worker()
+			}()
+		}
+		worker()
+		wg.Wait()
+		bankPool.Put(bp)
+	}
+}
+
+func getBank(need int) *[]float32 {
+	if v, ok := bankPool.Get().(*[]float32); ok && cap(*v) >= need {
+		*v = (*v)[:need]
+		return v
+	}
+	s := make([]float32, need)
+	return &s
+}
+
+// nearestBlock updates idx/dist for query rows [q0, q0+nnRows) against the
+// packed bank chunk bp (rows [b0, b0+nb) of the bank).
+func nearestBlock(s *nearestScratch, a []float32, m, q0, d int, bp []float32, b0, nb, nbPad int, bn []float32, idx []int32, dist []float32) {
+	rows := min(nnRows, m-q0)
+	rowsPad := (rows + mr - 1) / mr * mr
+	if cap(s.a) < rowsPad*d {
+		s.a = make([]float32, nnRows*d)
+	}
+	if s.dots == nil {
+		s.dots = make([]float32, nnRows*nnCols)
+	}
+	ap := s.a[:rowsPad*d]
+	packA := packRowsA(a, d)
+	for pc := 0; pc < d; pc += kcBlock {
+		kc := min(kcBlock, d-pc)
+		packA(ap[pc*rowsPad:], q0, rows, pc, kc)
+	}
+	var an [nnRows]float32
+	var best [nnRows]float32
+	var bi [nnRows]int
+	for r := 0; r < rows; r++ {
+		ar := a[(q0+r)*d : (q0+r+1)*d]
+		an[r] = vek32.Dot(ar, ar)
+		if b0 == 0 {
+			bi[r] = -1
+		} else {
+			best[r], bi[r] = dist[q0+r], int(idx[q0+r])
+		}
+	}
+	ep := &epilogue{}
+	for c0 := 0; c0 < nb; c0 += nnCols {
+		cols := min(nnCols, nb-c0)
+		for pc := 0; pc < d; pc += kcBlock {
+			kc := min(kcBlock, d-pc)
+			macroKernel(rows, cols, kc, ap[pc*rowsPad:], bp[pc*nbPad+c0*kc:], s.dots, nnCols, ep, 0, pc == 0, pc+kc >= d)
+		}
+		for r := 0; r < rows; r++ {
+			row := s.dots[r*nnCols : r*nnCols+cols]
+			bnr := bn[b0+c0 : b0+c0+cols]
+			ar, bv, bj := an[r], best[r], bi[r]
+			for j, dv := range row {
+				v := ar + bnr[j] - 2*dv
+				if v < 0 {
+					v = 0
+				}
+				if bj < 0 || v < bv {
+					bv, bj = v, b0+c0+j
+				}
+			}
+			best[r], bi[r] = bv, bj
+		}
+	}
+	for r := 0; r < rows; r++ {
+		idx[q0+r], dist[q0+r] = int32(bi[r]), best[r]
+	}
+}
+
+// nearestDot is Nearest for banks too small to block: one Dot per pair.
+func nearestDot(a []float32, m int, b []float32, n, d int, bn []float32, idx []int32, dist []float32) {
+	body := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ai := a[i*d : (i+1)*d]
+			an := Dot(ai, ai)
 			best, bi := float32(0), -1
-			for j, v := range row {
+			for j := 0; j < n; j++ {
+				v := an + bn[j] - 2*Dot(ai, b[j*d:(j+1)*d])
+				if v < 0 {
+					v = 0
+				}
 				if bi < 0 || v < best {
 					best, bi = v, j
 				}
 			}
-			idx[lo+i], dist[lo+i] = int32(bi), best
+			idx[i], dist[i] = int32(bi), best
 		}
 	}
+	if m*n*(d+1) < 1<<16 {
+		body(0, m)
+		return
+	}
+	Parallel(m, body)
 }

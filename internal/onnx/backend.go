@@ -17,10 +17,10 @@ type gnode struct {
 	t    gt.Tensor
 }
 
-func (n *gnode) ID() int64                 { return n.id }
-func (n *gnode) SetName(s string)          { n.name = s }
-func (n *gnode) GetName() string           { return n.name }
-func (n *gnode) GetTensor() gt.Tensor      { return n.t }
+func (n *gnode) ID() int64                   { return n.id }
+func (n *gnode) SetName(s string)            { n.name = s }
+func (n *gnode) GetName() string             { return n.name }
+func (n *gnode) GetTensor() gt.Tensor        { return n.t }
 func (n *gnode) SetTensor(t gt.Tensor) error { n.t = t; return nil }
 
 // inEdge is one input edge recorded by the builder: node from takes node to

@@ -23,10 +23,10 @@ func (v *value) len() int {
 	return len(v.f)
 }
 
-// maxElements bounds the size of any tensor whose shape comes from data
+// maxElements (a variable so the fuzz test can lower it) bounds the size of any tensor whose shape comes from data
 // (pads, sizes, ConstantOfShape, ...), so that a hostile model fails
 // cleanly instead of exhausting memory.
-const maxElements = 1 << 28
+var maxElements = 1 << 28
 
 // checkSize returns an error when shape is negative or too large.
 func checkSize(shape []int) error {
@@ -63,8 +63,9 @@ type step struct {
 	reuse   []bool // per input: its buffer dies here and may be overwritten
 	release []int  // roots whose buffers can be pooled after this step
 
-	// Fused Conv: when set, the Conv's output is replaced by outs[0] of the
-	// fused chain (BatchNormalization folded, ReLU applied).
+	// Fused chains: outs[0] is the last fused node's output. foldBN: the
+	// Conv uses the weights with the following BatchNormalization folded in.
+	// relu: a following Relu is applied (Conv, Add).
 	foldBN bool
 	relu   bool
 }
@@ -177,6 +178,13 @@ func (m *Model) buildPlan(outputs []string) (*plan, error) {
 			}
 			st.outs = []int{out}
 		}
+		if n.op == "Add" {
+			if c := soleConsumer(n.outputs[0], "Relu"); c >= 0 {
+				skip[c] = true
+				st.relu = true
+				st.outs = []int{m.nodes[c].outputs[0]}
+			}
+		}
 		p.steps = append(p.steps, st)
 	}
 	// Buffer roots and lifetimes.
@@ -242,6 +250,7 @@ type runCtx struct {
 	m      *Model
 	env    []*value
 	stolen []bool // root whose buffer was taken over by an in-place op
+	flops  *int64 // when set, convolutions add their multiply-add count ×2
 }
 
 // get returns the value with id, from the run or the model's constants.

@@ -1,29 +1,3 @@
-// Package onnx decodes ONNX models (through github.com/owulveryck/onnx-go's
-// reader) and executes them on float32 tensors with pni's own kernels.
-//
-// PNI (Bae, Lee, Kim, "PNI: Industrial Anomaly Detection using Position and
-// Neighborhood Information", ICCV 2023) builds its memory bank from
-// intermediate feature maps (layer2, layer3) of an ImageNet-pretrained CNN;
-// this package runs such a network, exported to ONNX by PyTorch at opset 13 or
-// later, in pure Go.
-//
-// Decode parses the file once, computes a topological order, folds
-// BatchNormalization into the preceding Conv where the weights are constant,
-// and compiles every node. Run evaluates only what the requested outputs
-// need; any node output can be requested by name. Intermediate buffers come
-// from per-size pools and are released after their last consumer, ReLU is
-// fused into the preceding Conv when nothing else reads the Conv's output, and
-// Run is safe for concurrent use.
-//
-// Supported operators: Conv, ConvTranspose, BatchNormalization, Relu,
-// LeakyRelu, Sigmoid, Tanh, Add, Sub, Mul, Div (numpy broadcasting), Concat,
-// MaxPool, AveragePool, GlobalAveragePool, Pad, Resize, Gemm, MatMul,
-// Flatten, Reshape, Identity, Constant, Shape, Gather, Unsqueeze, Squeeze,
-// Slice, Cast, ConstantOfShape, plus Floor, Ceil, Sqrt, Neg, Exp, Transpose,
-// Expand and ReduceMean. Anything else is an *UnsupportedError at Decode.
-// Note that PyTorch's opset-11 Resize export crashes onnx-go's reader (an
-// empty constant tensor) and is reported as a *FormatError: export at opset
-// 13 or later.
 package onnx
 
 import (
@@ -44,11 +18,11 @@ type Model struct {
 	inputs   []string // graph inputs that are not initializers
 	outputs  []string
 
-	vals     []valueInfo      // all values, by id
-	byName   map[string]int   // value name -> id
-	nodes    []*node          // in topological order
-	producer []int            // value id -> index into nodes, -1 if none
-	consts   []*value         // value id -> constant value (initializer / Constant), nil otherwise
+	vals     []valueInfo    // all values, by id
+	byName   map[string]int // value name -> id
+	nodes    []*node        // in topological order
+	producer []int          // value id -> index into nodes, -1 if none
+	consts   []*value       // value id -> constant value (initializer / Constant), nil otherwise
 
 	plans sync.Map // plan key -> *plan
 	pools sync.Map // buffer length -> *sync.Pool
@@ -284,6 +258,11 @@ func (m *Model) Opset() int { return m.opset }
 // shapes the model cannot accept give a *RunError; a cancelled ctx is checked
 // between nodes.
 func (m *Model) Run(ctx context.Context, inputs map[string]*tensor.Tensor, outputs ...string) (map[string]*tensor.Tensor, error) {
+	return m.run(ctx, nil, inputs, outputs)
+}
+
+// run is Run, adding the convolutions' FLOP count to flops when non-nil.
+func (m *Model) run(ctx context.Context, flops *int64, inputs map[string]*tensor.Tensor, outputs []string) (map[string]*tensor.Tensor, error) {
 	if len(outputs) == 0 {
 		outputs = m.outputs
 	}
@@ -312,7 +291,7 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*tensor.Tensor, outpu
 			return nil, fmt.Errorf("onnx: input %q is required for the requested outputs but was not given", m.vals[id].name)
 		}
 	}
-	rc := &runCtx{m: m, env: env, stolen: make([]bool, len(m.vals))}
+	rc := &runCtx{m: m, env: env, stolen: make([]bool, len(m.vals)), flops: flops}
 	if err := rc.execute(ctx, p); err != nil {
 		rc.releaseAll(p)
 		return nil, err

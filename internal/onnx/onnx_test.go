@@ -156,6 +156,18 @@ func TestUnsupportedOp(t *testing.T) {
 	}
 }
 
+func TestUnsupportedAttribute(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "unsupported_attr.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Decode(data)
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) || ue.Op != "Resize" || ue.Node != "cubic_up" || !strings.Contains(ue.Detail, "cubic") {
+		t.Fatalf("got %v, want *UnsupportedError for Resize mode=cubic in node cubic_up", err)
+	}
+}
+
 func TestDecodeMetadata(t *testing.T) {
 	f := fixtureByName(t, "broadcast_arith")
 	m, _ := f.load(t)
@@ -168,8 +180,7 @@ func TestDecodeMetadata(t *testing.T) {
 	if m.Opset() != 13 {
 		t.Errorf("Opset() = %d", m.Opset())
 	}
-	// Hand-built wire bytes: opset 17 and two metadata entries around a graph
-	// borrowed from a fixture.
+	// The wire scanner reads metadata_props, the opset and node names.
 	data, err := os.ReadFile(filepath.Join("testdata", "unsupported_op.onnx"))
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +253,7 @@ func FuzzDecode(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	maxElements = 1 << 16 // keep hostile shapes cheap while fuzzing
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Decode(data)
 		if err != nil {
@@ -259,4 +271,45 @@ func FuzzDecode(f *testing.F) {
 		}
 		_, _ = m.Run(context.Background(), ins)
 	})
+}
+
+// The plan fuses Conv+BatchNormalization+Relu into one step when only the
+// Relu output is requested, and keeps them apart when the Conv output is.
+func TestFusionPlan(t *testing.T) {
+	f := fixtureByName(t, "conv_bn_relu")
+	m, _ := f.load(t)
+	p, err := m.planFor([]string{"r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.steps) != 1 || !p.steps[0].foldBN || !p.steps[0].relu {
+		t.Errorf("r alone: %d steps (foldBN=%v relu=%v), want 1 fused step", len(p.steps), p.steps[0].foldBN, p.steps[0].relu)
+	}
+	p, err = m.planFor([]string{"r", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.steps) != 3 {
+		t.Errorf("r and c: %d steps, want 3 (Conv, BatchNormalization, Relu)", len(p.steps))
+	}
+	p, err = m.planFor([]string{"bn", "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.steps) != 2 || !p.steps[0].foldBN || p.steps[0].relu {
+		t.Errorf("bn and r: want Conv+BN folded, then Relu; got %d steps", len(p.steps))
+	}
+}
+
+// BenchmarkMiniResNet measures the graph overhead (planning, pooling, small
+// ops) on the tiny ResNet block fixture.
+func BenchmarkMiniResNet(b *testing.B) {
+	f := fixtureByName(b, "mini_resnet")
+	m, ins := f.load(b)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Run(context.Background(), ins, "out"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

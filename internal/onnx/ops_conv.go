@@ -91,10 +91,10 @@ func (a *convAttrs) padsFor(axis, in, k, stride, dil int) (lo, hi int) {
 // convNode holds a Conv's constant weights, and the weights with the
 // following BatchNormalization folded in when there is one.
 type convNode struct {
-	w, b       []float32 // b may be nil
-	wShape     []int     // M, C/group, KH, KW
-	bnNode     *node
-	bnW, bnB   []float32
+	w, b     []float32 // b may be nil
+	wShape   []int     // M, C/group, KH, KW
+	bnNode   *node
+	bnW, bnB []float32
 }
 
 func (m *Model) compileConv(n *node) error {
@@ -231,8 +231,14 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 	if oh <= 0 || ow <= 0 {
 		return nil, fmt.Errorf("input %v is too small for kernel %dx%d", fmtShape(x.shape), p.KH, p.KW)
 	}
+	if err := checkSize([]int{p.N, p.M, oh, ow}); err != nil {
+		return nil, err
+	}
 	out := rc.alloc(p.N * p.M * oh * ow)
 	kernels.Conv2D(p, x.f, w, b, out, st.relu)
+	if rc.flops != nil {
+		*rc.flops += 2 * int64(p.N*p.M*oh*ow) * int64(p.C/p.Group*p.KH*p.KW)
+	}
 	return []*value{{shape: []int{p.N, p.M, oh, ow}, f: out}}, nil
 }
 

@@ -244,6 +244,11 @@ func (m *Model) compileBinary(n *node) error {
 			if ierr != nil {
 				return nil, ierr
 			}
+			if st.relu {
+				for i, v := range o {
+					o[i] = max(v, 0)
+				}
+			}
 			return []*value{{shape: shape, i: o, isInt: true}}, nil
 		}
 		var out []float32
@@ -258,11 +263,15 @@ func (m *Model) compileBinary(n *node) error {
 		}
 		if sameShape(a.shape, b.shape) {
 			frow(out, a.f, b.f, 1, 1)
-		} else if total >= 1<<16 {
-			// Split the leading axis across cores for big broadcasts.
-			broadcast2(out, a.f, b.f, a.shape, b.shape, shape, frow)
 		} else {
 			broadcast2(out, a.f, b.f, a.shape, b.shape, shape, frow)
+		}
+		if st.relu {
+			for i, v := range out {
+				if v < 0 {
+					out[i] = 0
+				}
+			}
 		}
 		return []*value{{shape: shape, f: out}}, nil
 	}

@@ -71,6 +71,9 @@ func runPool(rc *runCtx, a *convAttrs, ceil, cip, isMax bool, x *value) ([]*valu
 	if OH <= 0 || OW <= 0 {
 		return nil, fmt.Errorf("input %v is too small for a %dx%d window", fmtShape(x.shape), KH, KW)
 	}
+	if err := checkSize([]int{N, C, OH, OW}); err != nil {
+		return nil, err
+	}
 	out := rc.alloc(N * C * OH * OW)
 	kernels.Parallel(N*C, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {

@@ -3,7 +3,6 @@ package onnx
 import (
 	"fmt"
 	"math"
-	"sort"
 )
 
 // withShape returns a value sharing x's data under a new shape.
@@ -727,5 +726,3 @@ func (m *Model) compileConcat(n *node) error {
 	}
 	return nil
 }
-
-var _ = sort.Ints

@@ -41,10 +41,10 @@ const (
 // wireField is one decoded field: for length-delimited fields b holds the
 // payload, otherwise v holds the varint / fixed value.
 type wireField struct {
-	num  int
-	typ  int
-	v    uint64
-	b    []byte
+	num int
+	typ int
+	v   uint64
+	b   []byte
 }
 
 // scanFields splits a protobuf message into its top-level fields.

@@ -377,6 +377,24 @@ save_case("mini_resnet", path, [("x", x.numpy())],
           [("out", out.numpy()), (names["pool"], s.numpy()), (names["h"], h.numpy()), (names["o"], o.numpy())],
           "intermediate values requested by name")
 
+# ---- opset 9: Pad, Slice, Squeeze and Unsqueeze take attributes -------------------
+x = rnd(1, 2, 5, 6)
+padded = F.pad(x, (2, 1, 1, 2), mode="reflect")
+sliced = padded[:, :, 1:6, 2:]
+out = sliced.unsqueeze(0).squeeze(0)
+g = helper.make_graph(
+    [helper.make_node("Pad", ["x"], ["p"], mode="reflect", pads=[0, 0, 1, 2, 0, 0, 2, 1]),
+     helper.make_node("Slice", ["p"], ["s"], starts=[1, 2], ends=[6, 1000], axes=[2, 3]),
+     helper.make_node("Unsqueeze", ["s"], ["u"], axes=[0]),
+     helper.make_node("Squeeze", ["u"], ["y"], axes=[0])],
+    "opset9_attrs", [vi("x", [1, 2, 5, 6])], [vi("y", list(out.shape))])
+model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
+model.ir_version = 4
+onnx.checker.check_model(model)
+onnx.save(model, os.path.join(HERE, "opset9_attrs.onnx"))
+save_case("opset9_attrs", os.path.join(HERE, "opset9_attrs.onnx"), [("x", x.numpy())],
+          [("y", out.numpy()), ("p", padded.numpy())], "attribute forms of Pad/Slice/(Un)Squeeze")
+
 with open(os.path.join(HERE, "manifest.json"), "w") as f:  # noqa: E501
     json.dump(manifest, f, indent=1)
 print("wrote", len(manifest), "cases")
@@ -391,3 +409,12 @@ model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
 model.ir_version = 7
 model.metadata_props.add(key="purpose", value="unsupported-op test")
 onnx.save(model, os.path.join(HERE, "unsupported_op.onnx"))
+
+# An attribute value this package does not implement (cubic Resize).
+g = helper.make_graph(
+    [helper.make_node("Resize", ["x", "", "scales"], ["y"], name="cubic_up", mode="cubic")],
+    "unsupported_attr", [vi("x", [1, 1, 2, 2])], [vi("y", [1, 1, 4, 4])],
+    [init("scales", [1, 1, 2, 2])])
+model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+model.ir_version = 7
+onnx.save(model, os.path.join(HERE, "unsupported_attr.onnx"))

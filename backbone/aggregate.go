@@ -1,0 +1,216 @@
+package backbone
+
+import (
+	"fmt"
+
+	"github.com/x/pni/internal/tensor"
+)
+
+// Features is a batch of patch-feature grids: N images, an H x W grid each,
+// a D-vector per grid position, stored contiguously N x H x W x D (D
+// fastest) in Data.
+type Features struct {
+	N, H, W, D int
+	Data       []float32
+}
+
+// At returns the D-vector of image n at grid position (y, x), a subslice of
+// Data (capacity limited to D). It panics if an index is out of range.
+func (f *Features) At(n, y, x int) []float32 {
+	if n < 0 || n >= f.N || y < 0 || y >= f.H || x < 0 || x >= f.W {
+		panic(fmt.Sprintf("backbone: Features.At(%d, %d, %d) out of range for N=%d H=%d W=%d", n, y, x, f.N, f.H, f.W))
+	}
+	i := ((n*f.H+y)*f.W + x) * f.D
+	return f.Data[i : i+f.D : i+f.D]
+}
+
+// Image returns the H*W*D block of image n, a subslice of Data (row-major
+// positions, D fastest). It panics if n is out of range.
+func (f *Features) Image(n int) []float32 {
+	if n < 0 || n >= f.N {
+		panic(fmt.Sprintf("backbone: Features.Image(%d) out of range for N=%d", n, f.N))
+	}
+	s := f.H * f.W * f.D
+	return f.Data[n*s : (n+1)*s : (n+1)*s]
+}
+
+// Aggregate combines raw layer outputs into patch features as PNI.md
+// section 1 (PatchCore's aggregation) fixes: layer2 is N x C2 x h2 x w2,
+// layer3 is N x C3 x h3 x w3 (C3 even). Each layer gets a 3x3 local mean
+// (stride 1, zero padding, always divided by 9, as torch's
+// avg_pool2d(3, 1, 1, count_include_pad=True)); layer3 is bilinearly
+// resized to h2 x w2 (align_corners=false, as torch's F.interpolate) and its
+// channels averaged in adjacent pairs (0,1), (2,3), ...; the result is the
+// concatenation [layer2 | layer3'] with D = C2 + C3/2 per position, as
+// N x h2 x w2 x D. (Pairing is done first: it commutes with both linear
+// filters.)
+func Aggregate(layer2, layer3 *tensor.Tensor) (*Features, error) {
+	if err := check4D("layer2", layer2); err != nil {
+		return nil, err
+	}
+	if err := check4D("layer3", layer3); err != nil {
+		return nil, err
+	}
+	n, c2, h, w := layer2.Shape[0], layer2.Shape[1], layer2.Shape[2], layer2.Shape[3]
+	n3, c3, h3, w3 := layer3.Shape[0], layer3.Shape[1], layer3.Shape[2], layer3.Shape[3]
+	if n3 != n {
+		return nil, fmt.Errorf("layer2 has batch %d but layer3 has %d", n, n3)
+	}
+	if c3%2 != 0 {
+		return nil, fmt.Errorf("layer3 has an odd channel count %d; its channels are averaged in pairs", c3)
+	}
+	half := c3 / 2
+	d := c2 + half
+	f := &Features{N: n, H: h, W: w, D: d, Data: make([]float32, n*h*w*d)}
+
+	hw, hw3 := h*w, h3*w3
+	smooth := make([]float32, max(c2*hw, half*hw))
+	scratch := make([]float32, max(hw, hw3))
+	paired := make([]float32, hw3)
+	sm := make([]float32, hw3)
+	ys, xs := bilinearTaps(h3, h), bilinearTaps(w3, w)
+	for i := range n {
+		out := f.Image(i)
+		// layer2: local mean per channel.
+		l2 := layer2.Data[i*c2*hw : (i+1)*c2*hw]
+		for c := range c2 {
+			boxMean3(smooth[c*hw:(c+1)*hw], l2[c*hw:(c+1)*hw], scratch, h, w)
+		}
+		scatter(out, smooth[:c2*hw], c2, hw, d, 0)
+		// layer3: pair, local mean, upsample.
+		l3 := layer3.Data[i*c3*hw3 : (i+1)*c3*hw3]
+		for c := range half {
+			a, b := l3[2*c*hw3:(2*c+1)*hw3], l3[(2*c+1)*hw3:(2*c+2)*hw3]
+			for j := range paired {
+				paired[j] = 0.5 * (a[j] + b[j])
+			}
+			boxMean3(sm, paired, scratch, h3, w3)
+			upsample(smooth[c*hw:(c+1)*hw], sm, w3, ys, xs, w)
+		}
+		scatter(out, smooth[:half*hw], half, hw, d, c2)
+	}
+	return f, nil
+}
+
+func check4D(name string, t *tensor.Tensor) error {
+	if t == nil {
+		return fmt.Errorf("%s is nil", name)
+	}
+	if len(t.Shape) != 4 {
+		return fmt.Errorf("%s has shape %v, want N x C x H x W", name, t.Shape)
+	}
+	for _, s := range t.Shape {
+		if s < 1 {
+			return fmt.Errorf("%s has shape %v: every dimension must be >= 1", name, t.Shape)
+		}
+	}
+	if t.Len() != len(t.Data) {
+		return fmt.Errorf("%s has %d values for shape %v", name, len(t.Data), t.Shape)
+	}
+	return nil
+}
+
+// boxMean3 writes the 3x3 zero-padded local sum / 9 of the h x w plane src
+// into dst, using scratch (len >= h*w, distinct from src and dst).
+func boxMean3(dst, src, scratch []float32, h, w int) {
+	// Horizontal 3-tap sums into scratch.
+	for y := range h {
+		s := src[y*w : (y+1)*w]
+		t := scratch[y*w : (y+1)*w]
+		if w == 1 {
+			t[0] = s[0]
+			continue
+		}
+		t[0] = s[0] + s[1]
+		for x := 1; x < w-1; x++ {
+			t[x] = s[x-1] + s[x] + s[x+1]
+		}
+		t[w-1] = s[w-2] + s[w-1]
+	}
+	// Vertical 3-tap sums / 9 into dst.
+	const ninth = float32(1.0 / 9)
+	for y := range h {
+		o := dst[y*w : (y+1)*w]
+		c := scratch[y*w : (y+1)*w]
+		switch {
+		case h == 1:
+			for x := range o {
+				o[x] = c[x] * ninth
+			}
+		case y == 0:
+			dn := scratch[(y+1)*w : (y+2)*w]
+			for x := range o {
+				o[x] = (c[x] + dn[x]) * ninth
+			}
+		case y == h-1:
+			up := scratch[(y-1)*w : y*w]
+			for x := range o {
+				o[x] = (up[x] + c[x]) * ninth
+			}
+		default:
+			up, dn := scratch[(y-1)*w:y*w], scratch[(y+1)*w:(y+2)*w]
+			for x := range o {
+				o[x] = (up[x] + c[x] + dn[x]) * ninth
+			}
+		}
+	}
+}
+
+// tap is one output coordinate's two source indices and weights.
+type tap struct {
+	i0, i1 int
+	w0, w1 float32
+}
+
+// bilinearTaps computes torch's upsample_bilinear2d (align_corners=false)
+// source coordinates for resizing in -> out along one axis.
+func bilinearTaps(in, out int) []tap {
+	taps := make([]tap, out)
+	scale := float64(in) / float64(out)
+	for o := range taps {
+		src := (float64(o)+0.5)*scale - 0.5
+		if src < 0 {
+			src = 0
+		}
+		i0 := int(src)
+		if i0 > in-1 {
+			i0 = in - 1
+		}
+		i1 := i0
+		if i0 < in-1 {
+			i1 = i0 + 1
+		}
+		l1 := float32(src - float64(i0))
+		taps[o] = tap{i0: i0, i1: i1, w0: 1 - l1, w1: l1}
+	}
+	return taps
+}
+
+// upsample bilinearly resizes the plane src (row width sw) to len(ys) x w
+// using the precomputed taps.
+func upsample(dst, src []float32, sw int, ys, xs []tap, w int) {
+	for y, ty := range ys {
+		r0, r1 := src[ty.i0*sw:(ty.i0+1)*sw], src[ty.i1*sw:(ty.i1+1)*sw]
+		o := dst[y*w : (y+1)*w]
+		for x, tx := range xs {
+			top := tx.w0*r0[tx.i0] + tx.w1*r0[tx.i1]
+			bot := tx.w0*r1[tx.i0] + tx.w1*r1[tx.i1]
+			o[x] = ty.w0*top + ty.w1*bot
+		}
+	}
+}
+
+// scatter transposes c planes of hw values (channel-major) into out, which
+// is hw positions of d values, at channel offset off.
+func scatter(out, planes []float32, c, hw, d, off int) {
+	const block = 32
+	for c0 := 0; c0 < c; c0 += block {
+		c1 := min(c0+block, c)
+		for p := range hw {
+			o := out[p*d+off+c0 : p*d+off+c1]
+			for k := range o {
+				o[k] = planes[(c0+k)*hw+p]
+			}
+		}
+	}
+}

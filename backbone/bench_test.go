@@ -1,0 +1,102 @@
+package backbone
+
+import (
+	"context"
+	"image"
+	"testing"
+
+	"github.com/x/pni/internal/tensor"
+)
+
+// resNet50Layer3GFLOP224 is the work of the shared ResNet-50 up to layer3 on
+// one 224 x 224 input: 3.124 G multiply-adds in its 44 Conv nodes (2 FLOP
+// each; ReLU, Add and MaxPool not counted), computed from the ONNX graph
+// with onnx shape inference by testdata/flops.py.
+const resNet50Layer3GFLOP224 = 6.2484
+
+// resNet50Layer3GFLOP480 is the same at 480 x 480 (14.346 G multiply-adds).
+const resNet50Layer3GFLOP480 = 28.6917
+
+func loadShared(b *testing.B) *Model {
+	b.Helper()
+	m, err := Load(sharedModelPath(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkResNet50Layer3_224 runs the shared ResNet-50 up to layer3 on one
+// 1 x 3 x 224 x 224 input and reports GFLOP/s.
+func BenchmarkResNet50Layer3_224(b *testing.B) {
+	m := loadShared(b)
+	in := tensor.New(1, 3, 224, 224)
+	for i := range in.Data {
+		in.Data[i] = float32(i%97)/97 - 0.5
+	}
+	ctx := context.Background()
+	feeds := map[string]*tensor.Tensor{m.input: in}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.net.Run(ctx, feeds, "layer3"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(resNet50Layer3GFLOP224*float64(b.N)/b.Elapsed().Seconds(), "GFLOP/s")
+}
+
+func benchFeatures(b *testing.B, size int, gflop float64) {
+	m := loadShared(b)
+	img := testImages(1, size+37, size+11)[0] // resized to size x size
+	imgs := []image.Image{img}
+	p := Preprocess{ResizeW: size, ResizeH: size}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.Features(ctx, imgs, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(gflop*float64(b.N)/b.Elapsed().Seconds(), "GFLOP/s")
+}
+
+// BenchmarkFeatures224 is one image end to end (preprocess with a resize,
+// network, aggregation) at a 224 x 224 input.
+func BenchmarkFeatures224(b *testing.B) { benchFeatures(b, 224, resNet50Layer3GFLOP224) }
+
+// BenchmarkFeatures480 is one image end to end at a 480 x 480 input.
+func BenchmarkFeatures480(b *testing.B) { benchFeatures(b, 480, resNet50Layer3GFLOP480) }
+
+// BenchmarkAggregate480 is the aggregation alone on ResNet-50's layer shapes
+// at a 480 x 480 input (512 x 60 x 60 and 1024 x 30 x 30).
+func BenchmarkAggregate480(b *testing.B) {
+	l2, l3 := tensor.New(1, 512, 60, 60), tensor.New(1, 1024, 30, 30)
+	for i := range l2.Data {
+		l2.Data[i] = float32(i % 13)
+	}
+	for i := range l3.Data {
+		l3.Data[i] = float32(i % 11)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Aggregate(l2, l3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkInput512to224 is the preprocessing alone: a 512 x 512 RGB image
+// resized to 256 and center-cropped to 224.
+func BenchmarkInput512to224(b *testing.B) {
+	m := &Model{mean: ImageNetMean, std: ImageNetStd}
+	img := testImages(1, 512, 512)[0]
+	p := Preprocess{ResizeW: 256, ResizeH: 256, CropW: 224, CropH: 224}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Input(img, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

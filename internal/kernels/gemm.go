@@ -1,0 +1,273 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Register tile and cache blocking (BLIS/GotoBLAS style). A kc×16 packed B
+// micro-panel (16 KiB) stays in L1 while the mc×kc packed A block (96 KiB)
+// streams from L2; the kc×nc packed B block (2 MiB) lives in L2/L3.
+const (
+	mr      = 6    // rows of the register tile
+	nr      = 16   // columns of the register tile
+	kcBlock = 256  // depth of a packed block
+	mcBlock = 96   // rows of a packed A block (multiple of mr)
+	ncBlock = 2048 // columns of a packed B block (multiple of nr)
+)
+
+// packFn fills dst with a packed block. For A: rows [i0,i0+n) and depth
+// [p0,p0+kc) in panels of mr rows (dst[ip*kc*mr + p*mr + r]), rows past the end
+// zero. For B: columns [i0,i0+n) and depth [p0,p0+kc) in panels of nr columns
+// (dst[jp*kc*nr + p*nr + j]), columns past the end zero.
+type packFn func(dst []float32, i0, n, p0, kc int)
+
+// epilogue is what happens to C beyond the product: bias (indexed by C row,
+// added once), ReLU (after the last depth block) and whether the product is
+// added to C's existing contents.
+type epilogue struct {
+	bias []float32
+	relu bool
+	acc  bool
+}
+
+type gemmScratch struct {
+	a, b []float32
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &gemmScratch{
+		a: make([]float32, mcBlock*kcBlock),
+		b: make([]float32, kcBlock*ncBlock),
+	}
+}}
+
+// packRowsA packs rows of a row-major matrix (row stride ld) as A panels.
+func packRowsA(a []float32, ld int) packFn {
+	return func(dst []float32, i0, n, p0, kc int) {
+		for ip := 0; ip*mr < n; ip++ {
+			d := dst[ip*kc*mr : (ip+1)*kc*mr]
+			rows := min(mr, n-ip*mr)
+			if rows < mr {
+				clear(d)
+			}
+			for r := 0; r < rows; r++ {
+				src := a[(i0+ip*mr+r)*ld+p0 : (i0+ip*mr+r)*ld+p0+kc]
+				for p, v := range src {
+					d[p*mr+r] = v
+				}
+			}
+		}
+	}
+}
+
+// packRowsB packs a row-major k×n matrix (row stride ld) as B panels.
+func packRowsB(b []float32, ld int) packFn {
+	return func(dst []float32, j0, n, p0, kc int) {
+		for jp := 0; jp*nr < n; jp++ {
+			d := dst[jp*kc*nr : (jp+1)*kc*nr]
+			cols := min(nr, n-jp*nr)
+			js := j0 + jp*nr
+			if cols == nr {
+				for p := 0; p < kc; p++ {
+					copy(d[p*nr:p*nr+nr], b[(p0+p)*ld+js:(p0+p)*ld+js+nr])
+				}
+				continue
+			}
+			clear(d)
+			for p := 0; p < kc; p++ {
+				copy(d[p*nr:p*nr+cols], b[(p0+p)*ld+js:(p0+p)*ld+js+cols])
+			}
+		}
+	}
+}
+
+// packColsB packs Bᵀ for a row-major n×k matrix b (row stride ld): column j
+// of the packed block is row j of b.
+func packColsB(b []float32, ld int) packFn {
+	return func(dst []float32, j0, n, p0, kc int) {
+		for jp := 0; jp*nr < n; jp++ {
+			d := dst[jp*kc*nr : (jp+1)*kc*nr]
+			cols := min(nr, n-jp*nr)
+			if cols < nr {
+				clear(d)
+			}
+			for j := 0; j < cols; j++ {
+				src := b[(j0+jp*nr+j)*ld+p0 : (j0+jp*nr+j)*ld+p0+kc]
+				for p, v := range src {
+					d[p*nr+j] = v
+				}
+			}
+		}
+	}
+}
+
+// macroKernel multiplies a packed mc×kc A block by a packed kc×nc B block into
+// C (row stride ldc). first/last say whether this is the first/last depth
+// block (bias is added on the first, ReLU applied on the last); row0 is the
+// C row of the block (for the bias).
+func macroKernel(mc, nc, kc int, ap, bp, c []float32, ldc int, ep *epilogue, row0 int, first, last bool) {
+	flags := 0
+	if !first || ep.acc {
+		flags |= kernLoad
+	}
+	if last && ep.relu {
+		flags |= kernReLU
+	}
+	useBias := first && ep.bias != nil
+	var tmp [mr * nr]float32
+	for jp := 0; jp*nr < nc; jp++ {
+		cols := min(nr, nc-jp*nr)
+		bpp := &bp[jp*kc*nr]
+		for ip := 0; ip*mr < mc; ip++ {
+			rows := min(mr, mc-ip*mr)
+			app := &ap[ip*kc*mr]
+			if rows == mr && cols == nr {
+				var bias *float32
+				if useBias {
+					bias = &ep.bias[row0+ip*mr]
+				}
+				kern6x16(kc, app, bpp, &c[ip*mr*ldc+jp*nr], ldc, bias, flags)
+				continue
+			}
+			kern6x16(kc, app, bpp, &tmp[0], nr, nil, 0)
+			for r := 0; r < rows; r++ {
+				crow := c[(ip*mr+r)*ldc+jp*nr : (ip*mr+r)*ldc+jp*nr+cols]
+				trow := tmp[r*nr : r*nr+cols]
+				var bv float32
+				if useBias {
+					bv = ep.bias[row0+ip*mr+r]
+				}
+				for j := range crow {
+					s := bv + trow[j]
+					if flags&kernLoad != 0 {
+						s += crow[j]
+					}
+					if flags&kernReLU != 0 && s < 0 {
+						s = 0
+					}
+					crow[j] = s
+				}
+			}
+		}
+	}
+}
+
+// gemmSerial computes the m×n block C = A·B (+ epilogue) on one goroutine,
+// with A rows [i0,i0+m) and B columns [j0,j0+n) drawn through the packers; c
+// starts at C[i0, j0].
+func gemmSerial(m, n, k, i0, j0 int, packA, packB packFn, c []float32, ldc int, ep *epilogue) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k == 0 {
+		epilogueOnly(m, n, i0, c, ldc, ep)
+		return
+	}
+	s := scratchPool.Get().(*gemmScratch)
+	defer scratchPool.Put(s)
+	for jc := 0; jc < n; jc += ncBlock {
+		nc := min(ncBlock, n-jc)
+		for pc := 0; pc < k; pc += kcBlock {
+			kc := min(kcBlock, k-pc)
+			packB(s.b, j0+jc, nc, pc, kc)
+			for ic := 0; ic < m; ic += mcBlock {
+				mc := min(mcBlock, m-ic)
+				packA(s.a, i0+ic, mc, pc, kc)
+				macroKernel(mc, nc, kc, s.a, s.b, c[ic*ldc+jc:], ldc, ep, i0+ic, pc == 0, pc+kc >= k)
+			}
+		}
+	}
+}
+
+// epilogueOnly applies the epilogue to C when the inner dimension is empty.
+func epilogueOnly(m, n, i0 int, c []float32, ldc int, ep *epilogue) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		var bv float32
+		if ep.bias != nil {
+			bv = ep.bias[i0+i]
+		}
+		for j := range row {
+			s := bv
+			if ep.acc {
+				s += row[j]
+			}
+			if ep.relu && s < 0 {
+				s = 0
+			}
+			row[j] = s
+		}
+	}
+}
+
+// gemmPar runs gemmSerial over the m×n output split between the available
+// CPUs: along n in multiples of nr when n is wide enough, else along m in
+// multiples of mr. Each worker packs its own blocks, so there is no nested
+// parallelism and no shared mutable state.
+func gemmPar(m, n, k int, packA, packB packFn, c []float32, ldc int, ep *epilogue) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	t := runtime.GOMAXPROCS(0)
+	work := float64(m) * float64(n) * float64(k+1)
+	if w := int(work / (1 << 19)); w < t { // keep at least ~0.5M FMAs per worker
+		t = max(w, 1)
+	}
+	if t <= 1 {
+		gemmSerial(m, n, k, 0, 0, packA, packB, c, ldc, ep)
+		return
+	}
+	splitN := n >= 128*t || (n+nr-1)/nr >= (m+mr-1)/mr
+	var parts [][2]int
+	if splitN {
+		parts = splitAligned(n, t, nr)
+	} else {
+		parts = splitAligned(m, t, mr)
+	}
+	var wg sync.WaitGroup
+	for _, pr := range parts[1:] {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			runPart(splitN, lo, hi, m, n, k, packA, packB, c, ldc, ep)
+		}(pr[0], pr[1])
+	}
+	runPart(splitN, parts[0][0], parts[0][1], m, n, k, packA, packB, c, ldc, ep)
+	wg.Wait()
+}
+
+func runPart(splitN bool, lo, hi, m, n, k int, packA, packB packFn, c []float32, ldc int, ep *epilogue) {
+	if splitN {
+		gemmSerial(m, hi-lo, k, 0, lo, packA, packB, c[lo:], ldc, ep)
+	} else {
+		gemmSerial(hi-lo, n, k, lo, 0, packA, packB, c[lo*ldc:], ldc, ep)
+	}
+}
+
+// splitAligned splits [0,n) into at most t non-empty contiguous parts whose
+// boundaries are multiples of align.
+func splitAligned(n, t, align int) [][2]int {
+	units := (n + align - 1) / align
+	t = min(t, units)
+	parts := make([][2]int, 0, t)
+	lo := 0
+	for i := 0; i < t; i++ {
+		hiU := units * (i + 1) / t
+		hi := min(hiU*align, n)
+		if hi > lo {
+			parts = append(parts, [2]int{lo, hi})
+		}
+		lo = hi
+	}
+	return parts
+}
+
+// floatPtr returns &s[0] for a non-empty slice, nil otherwise.
+func floatPtr(s []float32) *float32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*float32)(unsafe.Pointer(unsafe.SliceData(s)))
+}

@@ -1,0 +1,39 @@
+//go:build amd64 && !noasm && !gccgo
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// kern6x16AVX2 is the AVX2+FMA register-tile micro-kernel. It computes
+//
+//	for r := 0; r < 6; r++ {
+//		for j := 0; j < 16; j++ {
+//			s := float32(0)
+//			if bias != nil {
+//				s = bias[r]
+//			}
+//			for p := 0; p < kc; p++ {
+//				s += a[p*6+r] * b[p*16+j]
+//			}
+//			if flags&kernLoad != 0 {
+//				s += c[r*ldc+j]
+//			}
+//			if flags&kernReLU != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[r*ldc+j] = s
+//		}
+//	}
+//
+// with a packed 6-row A panel, a packed 16-column B panel and C row stride ldc
+// (in elements). See kern6x16Go for the portable version.
+//
+//go:noescape
+func kern6x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
+
+func init() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		kern6x16 = kern6x16AVX2
+		kernName = "avx2+fma 6x16"
+	}
+}

@@ -1,0 +1,60 @@
+package kernels
+
+import "unsafe"
+
+// Flags of the micro-kernel.
+const (
+	kernLoad = 1 // add the existing contents of C
+	kernReLU = 2 // clamp the result at zero
+)
+
+// kern6x16 is the micro-kernel selected once at init: the AVX2+FMA assembly
+// where the CPU has it (and the build has no noasm tag), else kern6x16Go.
+var kern6x16 = kern6x16Go
+
+// kernName names the selected micro-kernel (for benchmarks and tests).
+var kernName = "generic 6x16"
+
+// kern6x16Go is the portable micro-kernel and the reference for the assembly:
+// C[0:6, 0:16] (row stride ldc) = bias + Apanel·Bpanel (+ C when
+// flags&kernLoad), clamped at 0 when flags&kernReLU. a holds kc columns of 6
+// rows (a[p*6+r]), b holds kc rows of 16 columns (b[p*16+j]); bias is nil or
+// points at 6 values.
+func kern6x16Go(kc int, a, b, c *float32, ldc int, bias *float32, flags int) {
+	ap := unsafe.Slice(a, kc*mr)
+	bp := unsafe.Slice(b, kc*nr)
+	var acc [mr][nr]float32
+	if bias != nil {
+		bs := unsafe.Slice(bias, mr)
+		for r := range acc {
+			for j := range acc[r] {
+				acc[r][j] = bs[r]
+			}
+		}
+	}
+	for p := 0; p < kc; p++ {
+		brow := (*[nr]float32)(bp[p*nr : p*nr+nr])
+		acol := (*[mr]float32)(ap[p*mr : p*mr+mr])
+		for r := 0; r < mr; r++ {
+			av := acol[r]
+			row := &acc[r]
+			for j := 0; j < nr; j++ {
+				row[j] += av * brow[j]
+			}
+		}
+	}
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	for r := 0; r < mr; r++ {
+		crow := cs[r*ldc : r*ldc+nr]
+		for j := 0; j < nr; j++ {
+			s := acc[r][j]
+			if flags&kernLoad != 0 {
+				s += crow[j]
+			}
+			if flags&kernReLU != 0 && s < 0 {
+				s = 0
+			}
+			crow[j] = s
+		}
+	}
+}

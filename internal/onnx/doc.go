@@ -1,0 +1,27 @@
+// Package onnx decodes ONNX models (through github.com/owulveryck/onnx-go's
+// reader) and executes them on float32 tensors with pni's own kernels.
+//
+// PNI (Bae, Lee, Kim, "PNI: Industrial Anomaly Detection using Position and
+// Neighborhood Information", ICCV 2023) builds its memory bank from
+// intermediate feature maps (layer2, layer3) of an ImageNet-pretrained CNN;
+// this package runs such a network, exported to ONNX by PyTorch at opset 13 or
+// later, in pure Go.
+//
+// Decode parses the file once, computes a topological order, folds
+// BatchNormalization into the preceding Conv where the weights are constant,
+// and compiles every node. Run evaluates only what the requested outputs
+// need; any node output can be requested by name. Intermediate buffers come
+// from per-size pools and are released after their last consumer, ReLU is
+// fused into the preceding Conv when nothing else reads the Conv's output, and
+// Run is safe for concurrent use.
+//
+// Supported operators: Conv, ConvTranspose, BatchNormalization, Relu,
+// LeakyRelu, Sigmoid, Tanh, Add, Sub, Mul, Div (numpy broadcasting), Concat,
+// MaxPool, AveragePool, GlobalAveragePool, Pad, Resize, Gemm, MatMul,
+// Flatten, Reshape, Identity, Constant, Shape, Gather, Unsqueeze, Squeeze,
+// Slice, Cast, ConstantOfShape, plus Floor, Ceil, Sqrt, Neg, Exp, Transpose,
+// Expand and ReduceMean. Anything else is an *UnsupportedError at Decode.
+// Note that PyTorch's opset-11 Resize export crashes onnx-go's reader (an
+// empty constant tensor) and is reported as a *FormatError: export at opset
+// 13 or later.
+package onnx

@@ -312,3 +312,53 @@ func TestResNet50GridOdd(t *testing.T) {
 		t.Errorf("GridSize(65, 57) = %d, %d, %v; want 9, 8", gh, gw, err)
 	}
 }
+
+// TestExportedBackbone checks a model written by scripts/export_wrn50.py:
+// PNI_BACKBONE_ONNX names the .onnx file and, optionally, PNI_BACKBONE_REF
+// the --reference prefix of torch's tensors. Skipped when unset (CI).
+func TestExportedBackbone(t *testing.T) {
+	path := os.Getenv("PNI_BACKBONE_ONNX")
+	if path == "" {
+		t.Skip("set PNI_BACKBONE_ONNX to a file from scripts/export_wrn50.py to run this test")
+	}
+	m, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Mean() != ImageNetMean || m.Std() != ImageNetStd || m.InputName() != "image" {
+		t.Errorf("mean %v std %v input %q", m.Mean(), m.Std(), m.InputName())
+	}
+	t.Logf("metadata: %v", m.Metadata())
+	ctx := context.Background()
+	f, err := m.Features(ctx, testImages(1, 100, 90), Preprocess{ResizeW: 61, ResizeH: 45})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.H != 6 || f.W != 8 || f.D != 1024 {
+		t.Errorf("61x45 input: grid %dx%d D %d, want 6x8 (ceil(n/8)), D 1024", f.H, f.W, f.D)
+	}
+	ref := os.Getenv("PNI_BACKBONE_REF")
+	if ref == "" {
+		return
+	}
+	in := tensor.FromData(readF32(t, ref+".input.f32"), 1, 3, 224, 224)
+	l2, l3, err := m.RawLayers(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		got  *tensor.Tensor
+		ch   int
+		grid int
+	}{{"layer2", l2, 512, 28}, {"layer3", l3, 1024, 14}} {
+		if c.got.Shape[1] != c.ch || c.got.Shape[2] != c.grid || c.got.Shape[3] != c.grid {
+			t.Fatalf("%s shape %v", c.name, c.got.Shape)
+		}
+		e := relErr(c.got.Data, readF32(t, ref+"."+c.name+".f32"))
+		t.Logf("%s: max abs err / max|ref| = %.3g", c.name, e)
+		if e > 1e-3 {
+			t.Errorf("%s: max abs err / max|ref| = %.3g > 1e-3", c.name, e)
+		}
+	}
+}

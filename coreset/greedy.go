@@ -235,8 +235,8 @@ type greedyState struct {
 
 	workers int
 	dcc     []float32 // per cluster: distance to the newest centre (scratch)
-	best    []float32 // per row of a resolving cluster: new distance (scratch)
-	bestU   []int32   // per row of a resolving cluster: new centre, -1 if none (scratch)
+	best    [2][]float32 // per row of a resolving cluster: new distance (scratch)
+	bestU   [2][]int32   // per row of a resolving cluster: new centre, -1 if none (scratch)
 }
 
 type pending struct {
@@ -343,44 +343,77 @@ func (st *greedyState) push(u int, q int32, m float32, row []float32) {
 // resolve compares the rows of cluster j with its pending centres, moves the rows that get
 // strictly closer to the nearest of them (the earliest on equal distances), and clears the list.
 func (st *greedyState) resolve(j int) {
+	n := len(st.cl[j].idx)
+	best, bestU := st.scratch(0, n)
+	if n*len(st.cl[j].pend) >= parallelWork && st.workers > 1 {
+		kernels.Parallel(n, func(lo, hi int) { st.compare(j, lo, hi, best, bestU) })
+	} else {
+		st.compare(j, 0, n, best, bestU)
+	}
+	st.apply(j, best, bestU)
+}
+
+// resolve2 resolves clusters a and b (a != b), comparing on two cores at once.
+func (st *greedyState) resolve2(a, b int) {
+	na, nb := len(st.cl[a].idx), len(st.cl[b].idx)
+	ba, ua := st.scratch(0, na)
+	bb, ub := st.scratch(1, nb)
+	kernels.Parallel(2, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			if w == 0 {
+				st.compare(a, 0, na, ba, ua)
+			} else {
+				st.compare(b, 0, nb, bb, ub)
+			}
+		}
+	})
+	st.apply(a, ba, ua)
+	st.apply(b, bb, ub)
+}
+
+// scratch returns the i-th pair of per-row scratch slices, of length n.
+func (st *greedyState) scratch(i, n int) ([]float32, []int32) {
+	if cap(st.best[i]) < n {
+		st.best[i], st.bestU[i] = make([]float32, n+n/4), make([]int32, n+n/4)
+	}
+	return st.best[i][:n], st.bestU[i][:n]
+}
+
+// compare computes, for rows [lo,hi) of cluster j, the smallest distance to its pending centres
+// when smaller than md (best, and the centre in bestU), else md and -1. Rows with
+// dist(c, c_j) >= pruneFactor*md are not compared with c.
+func (st *greedyState) compare(j, lo, hi int, best []float32, bestU []int32) {
 	cl, r := &st.cl[j], st.r
 	pend := cl.pend
 	dmin := pend[0].dcc
 	for _, p := range pend[1:] {
 		dmin = min(dmin, p.dcc)
 	}
-	n := len(cl.idx)
-	if cap(st.best) < n {
-		st.best, st.bestU = make([]float32, n), make([]int32, n)
-	}
-	best, bestU := st.best[:n], st.bestU[:n]
-	work := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			m := cl.md[i]
-			b, bu := m, int32(-1)
-			if pruneFactor*m > dmin {
-				row := cl.dat[i*r : (i+1)*r]
-				for _, p := range pend {
-					if pruneFactor*m > p.dcc {
-						u := int(p.u)
-						if d := dist(row, st.cz[u*r:(u+1)*r]); d < b {
-							b, bu = d, p.u
-						}
+	for i := lo; i < hi; i++ {
+		m := cl.md[i]
+		b, bu := m, int32(-1)
+		if pruneFactor*m > dmin {
+			row := cl.dat[i*r : (i+1)*r]
+			for _, p := range pend {
+				if pruneFactor*m > p.dcc {
+					u := int(p.u)
+					if d := dist(row, st.cz[u*r:(u+1)*r]); d < b {
+						b, bu = d, p.u
 					}
 				}
 			}
-			best[i], bestU[i] = b, bu
 		}
+		best[i], bestU[i] = b, bu
 	}
-	if n*len(pend) >= parallelWork && st.workers > 1 {
-		kernels.Parallel(n, work)
-	} else {
-		work(0, n)
-	}
+}
+
+// apply moves the rows compare marked, clears the pending list and refreshes the head.
+func (st *greedyState) apply(j int, best []float32, bestU []int32) {
+	cl, r := &st.cl[j], st.r
 	cl.pend = cl.pend[:0]
-	// Apply from the end, so removeAt's swap only brings in rows already applied.
+	// From the end, so removeAt's swap only brings in rows already applied.
 	moved := false
-	for i := n - 1; i >= 0; i-- {
+	for i := len(best) - 1; i >= 0; i-- {
 		if u := bestU[i]; u >= 0 {
 			st.push(int(u), cl.idx[i], best[i], cl.dat[i*r:(i+1)*r])
 			st.removeAt(j, i)
@@ -390,6 +423,17 @@ func (st *greedyState) resolve(j int) {
 	if moved {
 		st.rehead(j)
 	}
+}
+
+// runnerUp returns the best cluster other than the winner w (-1 if none).
+func (st *greedyState) runnerUp(w int) int32 {
+	best := int32(-1)
+	for i := st.leaf + w; i > 1; i >>= 1 {
+		if s := st.tree[i^1]; st.better(s, best) {
+			best = s
+		}
+	}
+	return best
 }
 
 func (st *greedyState) run(ctx context.Context, first int, progress func(done, total int)) ([]int, error) {
@@ -436,9 +480,16 @@ func (st *greedyState) run(ctx context.Context, first int, progress func(done, t
 			}
 		}
 		// Resolve winners until the winner's head is exact.
+		// With several cores, the runner-up is resolved alongside when it has pending centres too
+		// (resolving a cluster early never changes the result).
 		w := int(st.tree[1])
 		for len(st.cl[w].pend) > 0 {
-			st.resolve(w)
+			if ru := st.runnerUp(w); st.workers > 1 && ru >= 0 && len(st.cl[ru].pend) > 0 &&
+				len(st.cl[w].idx)*len(st.cl[w].pend) < parallelWork {
+				st.resolve2(w, int(ru))
+			} else {
+				st.resolve(w)
+			}
 			w = int(st.tree[1])
 		}
 		// Take the farthest row out of its cluster: it is the next centre.

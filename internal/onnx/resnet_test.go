@@ -79,6 +79,9 @@ func loadResNet(tb testing.TB) (*Model, string) {
 }
 
 func TestResNet50Layer23(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ResNet-50 parity runs a 6 GFLOP network; skipped in -short mode")
+	}
 	m, dir := loadResNet(t)
 	ref := filepath.Join(dir, "models", "reference", "bottle_broken_large_000")
 	in := tensor.FromData(readF32(t, ref+".input.f32"), 1, 3, 224, 224)

@@ -1,5 +1,3 @@
-// Package tensor is pni's dense float32 tensor: a shape and a row-major
-// (C-order) data slice, nothing more.
 package tensor
 
 // Tensor is a dense row-major float32 array. Data has exactly Len() elements.

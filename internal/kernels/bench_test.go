@@ -1,0 +1,92 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = 2*rng.Float32() - 1
+	}
+	return x
+}
+
+func reportGFLOPs(b *testing.B, flops float64) {
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkGemm: 256×3136×2304 is the im2col product of a 3×3 conv with 256
+// channels at 56×56; 1024×784×256 a 1×1 expansion at 28×28.
+func BenchmarkGemm(b *testing.B) {
+	for _, s := range []shape{{256, 3136, 2304}, {1024, 784, 256}, {256, 196, 1024}, {64, 64, 64}} {
+		b.Run(fmt.Sprintf("m=%d/n=%d/k=%d", s.m, s.n, s.k), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			a, bb, c := randSlice(rng, s.m*s.k), randSlice(rng, s.k*s.n), make([]float32, s.m*s.n)
+			b.ReportAllocs()
+			b.SetBytes(int64(4 * (s.m*s.k + s.k*s.n + s.m*s.n)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				Gemm(s.m, s.n, s.k, a, bb, c, false)
+			}
+			reportGFLOPs(b, 2*float64(s.m)*float64(s.n)*float64(s.k))
+		})
+	}
+}
+
+func BenchmarkGemmTB(b *testing.B) {
+	s := shape{784, 4096, 1024}
+	rng := rand.New(rand.NewPCG(2, 2))
+	a, bb, c := randSlice(rng, s.m*s.k), randSlice(rng, s.n*s.k), make([]float32, s.m*s.n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		GemmTB(s.m, s.n, s.k, a, bb, c, false)
+	}
+	reportGFLOPs(b, 2*float64(s.m)*float64(s.n)*float64(s.k))
+}
+
+func BenchmarkConv2D(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		p    ConvParams
+	}{
+		{"3x3/c=256/56x56", cp(1, 256, 56, 56, 256, 3, 3, 1, 1, 1, 1)},
+		{"1x1/c=1024-256/14x14", cp(1, 1024, 14, 14, 256, 1, 1, 1, 0, 1, 1)},
+		{"3x3/c=64/56x56", cp(1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1)},
+		{"7x7s2/c=3-64/224x224", cp(1, 3, 224, 224, 64, 7, 7, 2, 3, 1, 1)},
+		{"3x3s2/c=256/28x28", cp(1, 256, 28, 28, 256, 3, 3, 2, 1, 1, 1)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := bc.p
+			oh, ow := p.OutSize()
+			rng := rand.New(rand.NewPCG(3, 3))
+			kk := p.C / p.Group * p.KH * p.KW
+			in, w, bias := randSlice(rng, p.N*p.C*p.H*p.W), randSlice(rng, p.M*kk), randSlice(rng, p.M)
+			out := make([]float32, p.N*p.M*oh*ow)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				Conv2D(p, in, w, bias, out, true)
+			}
+			reportGFLOPs(b, 2*float64(p.N*p.M*oh*ow)*float64(kk))
+		})
+	}
+}
+
+func BenchmarkNearest(b *testing.B) {
+	m, n, d := 784, 16384, 1024
+	rng := rand.New(rand.NewPCG(4, 4))
+	a, bank := randSlice(rng, m*d), randSlice(rng, n*d)
+	bn := make([]float32, n)
+	SqNorms(bank, d, bn)
+	idx, dist := make([]int32, m), make([]float32, m)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Nearest(a, m, bank, n, d, bn, idx, dist)
+	}
+	reportGFLOPs(b, 2*float64(m)*float64(n)*float64(d))
+}

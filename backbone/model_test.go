@@ -113,7 +113,7 @@ func TestTinyFeaturesTorch(t *testing.T) {
 // ceil(ceil(ceil(n/2)/2)/2) = ceil(n/8), on sizes around multiples of 8.
 func TestTinyGridSize(t *testing.T) {
 	m := loadTiny(t, nil)
-	for _, s := range [][2]int{{1, 1}, {7, 8}, {9, 15}, {16, 17}, {224, 225}, {31, 33}} {
+	for _, s := range [][2]int{{1, 1}, {7, 8}, {9, 15}, {16, 17}, {224, 225}, {31, 33}, {4096, 9}, {1025, 4095}} {
 		gh, gw, err := m.GridSize(s[0], s[1])
 		if err != nil {
 			t.Fatal(err)
@@ -307,9 +307,11 @@ func TestResNet50GridOdd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gh, gw, err := m.GridSize(65, 57)
-	if err != nil || gh != 9 || gw != 8 {
-		t.Errorf("GridSize(65, 57) = %d, %d, %v; want 9, 8", gh, gw, err)
+	for _, s := range [][2]int{{65, 57}, {1001, 513}} { // the second is measured by thin runs
+		gh, gw, err := m.GridSize(s[0], s[1])
+		if err != nil || gh != (s[0]+7)/8 || gw != (s[1]+7)/8 {
+			t.Errorf("GridSize(%d, %d) = %d, %d, %v; want %d, %d", s[0], s[1], gh, gw, err, (s[0]+7)/8, (s[1]+7)/8)
+		}
 	}
 }
 

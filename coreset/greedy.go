@@ -205,6 +205,7 @@ const pruneFactor = 2 * (1 + 1e-3)
 var (
 	maxPending   = 256
 	parallelWork = 4096
+	pairResolve  = true // resolve the runner-up alongside the winner on a second core
 )
 
 // greedyState is the accelerated exact greedy ("lazy" farthest-point sampling).
@@ -484,7 +485,7 @@ func (st *greedyState) run(ctx context.Context, first int, progress func(done, t
 		// (resolving a cluster early never changes the result).
 		w := int(st.tree[1])
 		for len(st.cl[w].pend) > 0 {
-			if ru := st.runnerUp(w); st.workers > 1 && ru >= 0 && len(st.cl[ru].pend) > 0 &&
+			if ru := st.runnerUp(w); pairResolve && st.workers > 1 && ru >= 0 && len(st.cl[ru].pend) > 0 &&
 				len(st.cl[w].idx)*len(st.cl[w].pend) < parallelWork {
 				st.resolve2(w, int(ru))
 			} else {

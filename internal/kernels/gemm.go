@@ -224,6 +224,11 @@ func gemmPar(m, n, k int, packA, packB packFn, c []float32, ldc int, ep *epilogu
 	if splitN {
 		parts = splitAligned(n, t, nr)
 	} else {
+		nPad := (n + nr - 1) / nr * nr
+		if k*nPad <= sharedBMax {
+			gemmSharedB(m, n, k, t, packA, packB, c, ldc, ep)
+			return
+		}
 		parts = splitAligned(m, t, mr)
 	}
 	var wg sync.WaitGroup
@@ -270,4 +275,65 @@ func floatPtr(s []float32) *float32 {
 		return nil
 	}
 	return (*float32)(unsafe.Pointer(unsafe.SliceData(s)))
+}
+
+// sharedBMax bounds the packed size (in floats) of a B matrix that
+// gemmSharedB packs whole.
+const sharedBMax = 1 << 22
+
+var sharedBPool sync.Pool // *[]float32
+
+// gemmSharedB is the row-split parallel product for narrow outputs: B is
+// packed once, whole, by all workers together (each its own panels), then
+// every worker multiplies its rows by it. Splitting rows with per-worker
+// packing would pack B once per worker, which for a convolution is the whole
+// im2col gather.
+func gemmSharedB(m, n, k, t int, packA, packB packFn, c []float32, ldc int, ep *epilogue) {
+	nPad := (n + nr - 1) / nr * nr
+	need := k * nPad
+	var bp *[]float32
+	if v, ok := sharedBPool.Get().(*[]float32); ok && cap(*v) >= need {
+		*v = (*v)[:need]
+		bp = v
+	} else {
+		s := make([]float32, need)
+		bp = &s
+	}
+	defer sharedBPool.Put(bp)
+	b := *bp
+	panels := nPad / nr
+	runSplit(splitAligned(panels, t, 1), func(lo, hi int) {
+		for pc := 0; pc < k; pc += kcBlock {
+			kc := min(kcBlock, k-pc)
+			packB(b[pc*nPad+lo*nr*kc:], lo*nr, min(hi*nr, n)-lo*nr, pc, kc)
+		}
+	})
+	runSplit(splitAligned(m, t, mr), func(lo, hi int) {
+		s := scratchPool.Get().(*gemmScratch)
+		defer scratchPool.Put(s)
+		for ic := lo; ic < hi; ic += mcBlock {
+			mc := min(mcBlock, hi-ic)
+			for pc := 0; pc < k; pc += kcBlock {
+				kc := min(kcBlock, k-pc)
+				packA(s.a, ic, mc, pc, kc)
+				macroKernel(mc, n, kc, s.a, b[pc*nPad:], c[ic*ldc:], ldc, ep, ic, pc == 0, pc+kc >= k)
+			}
+		}
+	})
+}
+
+// runSplit runs fn on each part, the first on the calling goroutine.
+func runSplit(parts [][2]int, fn func(lo, hi int)) {
+	var wg sync.WaitGroup
+	for _, pr := range parts[1:] {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(pr[0], pr[1])
+	}
+	if len(parts) > 0 {
+		fn(parts[0][0], parts[0][1])
+	}
+	wg.Wait()
 }

@@ -45,7 +45,8 @@ var _ Sampler = Greedy{}
 // their nearest centre, a new centre is only queued on the clusters it could affect (triangle
 // inequality, with a 1e-3 relative margin for float32 rounding), and a cluster's rows are compared
 // with its queued centres only when the cluster holds the current farthest candidate (see
-// greedyState). Large resolutions are spread over all cores.
+// greedyState). The registration pass, large resolutions and pairs of resolutions are spread over
+// all cores.
 //
 // The zero value is ready to use (128-d projection, 10 start points, seed 0).
 type Greedy struct {
@@ -106,12 +107,11 @@ func (g Greedy) Select(ctx context.Context, x []float32, n, d, k int) ([]int, er
 	}
 	p := NewProjection(d, r, g.Seed)
 	z := make([]float32, n*r)
-	wt := p.transposed()
 	for lo := 0; lo < n; lo += projBlock {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		p.applyBlock(wt, x, lo, min(lo+projBlock, n), z)
+		p.applyBlock(x, lo, min(lo+projBlock, n), z)
 	}
 	return g.SelectProjected(ctx, z, n, r, k)
 }
@@ -222,6 +222,7 @@ var (
 // nearest of them — and the tree is consulted again. A winner with no pending centre holds the true
 // farthest row: every other cluster's head is an upper bound. Rows of clusters that never win again
 // are never read again, and a resolution compares each row read with several centres at once.
+// A pending list reaching maxPending is resolved at once, which bounds their memory.
 type greedyState struct {
 	z    []float32 // input rows; read only to build the first cluster
 	n, r int
@@ -235,7 +236,7 @@ type greedyState struct {
 	leaf int       // number of leaves (power of two >= k)
 
 	workers int
-	dcc     []float32 // per cluster: distance to the newest centre (scratch)
+	cand    [][]pending  // per worker: clusters the newest centre may affect, with distances (scratch)
 	best    [2][]float32 // per row of a resolving cluster: new distance (scratch)
 	bestU   [2][]int32   // per row of a resolving cluster: new centre, -1 if none (scratch)
 }
@@ -265,12 +266,12 @@ func newGreedyState(z []float32, n, r, k int) *greedyState {
 		arg:  make([]int32, 0, k),
 		tree: make([]int32, 2*leaf),
 		leaf: leaf,
-		dcc:  make([]float32, k),
 	}
 	for i := range st.tree {
 		st.tree[i] = -1
 	}
 	st.workers = max(1, runtime.GOMAXPROCS(0))
+	st.cand = make([][]pending, st.workers)
 	return st
 }
 
@@ -342,7 +343,8 @@ func (st *greedyState) push(u int, q int32, m float32, row []float32) {
 }
 
 // resolve compares the rows of cluster j with its pending centres, moves the rows that get
-// strictly closer to the nearest of them (the earliest on equal distances), and clears the list.
+// strictly closer to the nearest of them, and clears the list. (Which of several equally near
+// centres a row joins does not change any distance, hence not the order.)
 func (st *greedyState) resolve(j int) {
 	n := len(st.cl[j].idx)
 	best, bestU := st.scratch(0, n)
@@ -381,8 +383,10 @@ func (st *greedyState) scratch(i, n int) ([]float32, []int32) {
 }
 
 // compare computes, for rows [lo,hi) of cluster j, the smallest distance to its pending centres
-// when smaller than md (best, and the centre in bestU), else md and -1. Rows with
-// dist(c, c_j) >= pruneFactor*md are not compared with c.
+// when smaller than md (best, and a centre attaining it in bestU), else md and -1. With b the best
+// distance so far, centre u cannot improve row p when dcc_u >= (md+b)*(1+1e-3) (triangle
+// inequality: dist(p,u) >= dcc_u - md >= b; margin for rounding as in pruneFactor), so it is
+// skipped.
 func (st *greedyState) compare(j, lo, hi int, best []float32, bestU []int32) {
 	cl, r := &st.cl[j], st.r
 	pend := cl.pend
@@ -396,11 +400,12 @@ func (st *greedyState) compare(j, lo, hi int, best []float32, bestU []int32) {
 		if pruneFactor*m > dmin {
 			row := cl.dat[i*r : (i+1)*r]
 			for _, p := range pend {
-				if pruneFactor*m > p.dcc {
-					u := int(p.u)
-					if d := dist(row, st.cz[u*r:(u+1)*r]); d < b {
-						b, bu = d, p.u
-					}
+				if p.dcc >= (m+b)*(pruneFactor/2) {
+					continue
+				}
+				u := int(p.u)
+				if d := dist(row, st.cz[u*r:(u+1)*r]); d < b {
+					b, bu = d, p.u
 				}
 			}
 		}
@@ -503,19 +508,32 @@ func (st *greedyState) run(ctx context.Context, first int, progress func(done, t
 		st.rehead(w)
 		zc = st.cz[t*r : (t+1)*r]
 
-		// Register the new centre with every cluster whose rows it could bring closer.
-		dcc := st.dcc[:t]
-		kernels.Parallel(t, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				dcc[j] = dist(st.cz[j*r:(j+1)*r], zc)
-			}
-		})
+		// Register the new centre with every cluster whose rows it could bring closer. The radii
+		// are read before any resolution below; rows a resolution moves have been compared with
+		// the new centre already, so a radius growing meanwhile needs no new check.
 		st.cl = append(st.cl, cluster{})
 		st.rad, st.arg = append(st.rad, -1), append(st.arg, -1)
 		st.fix(t)
-		for j, d := range dcc {
-			if rj := st.rad[j]; rj > 0 && d < pruneFactor*rj {
-				st.cl[j].pend = append(st.cl[j].pend, pending{int32(t), d})
+		nw := st.workers
+		kernels.Parallel(nw, func(lo, hi int) {
+			for w := lo; w < hi; w++ {
+				cand := st.cand[w][:0]
+				for j := w * t / nw; j < (w+1)*t/nw; j++ {
+					rj := st.rad[j]
+					if rj <= 0 {
+						continue // empty, or every row at distance 0: nothing can get closer
+					}
+					if d := dist(st.cz[j*r:(j+1)*r], zc); d < pruneFactor*rj {
+						cand = append(cand, pending{int32(j), d})
+					}
+				}
+				st.cand[w] = cand
+			}
+		})
+		for w := 0; w < nw; w++ {
+			for _, p := range st.cand[w] {
+				j := int(p.u)
+				st.cl[j].pend = append(st.cl[j].pend, pending{int32(t), p.dcc})
 				if len(st.cl[j].pend) >= maxPending {
 					st.resolve(j)
 				}

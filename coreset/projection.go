@@ -57,9 +57,8 @@ func boxMuller(src *rand.PCG) (float64, float64) {
 const projBlock = 2048
 
 // Apply projects the n rows of x (each of length p.D) to n rows of length p.R in out
-// (out = x·W), in blocks of rows through kernels.GemmTB on Wᵀ (SIMD dot products; with the
-// current kernels that is an order of magnitude faster than kernels.Gemm on W). It panics if x or out is shorter than
-// n rows: that is a caller's shape bug, as for the kernels.
+// (out = x·W), in blocks of rows through kernels.Gemm. It panics if x or out is shorter than
+// n rows: that is a caller's shape bug, as for the kernels. Safe for concurrent use.
 func (p *Projection) Apply(x []float32, n int, out []float32) {
 	if n <= 0 {
 		return
@@ -67,24 +66,12 @@ func (p *Projection) Apply(x []float32, n int, out []float32) {
 	if len(x) < n*p.D || len(out) < n*p.R {
 		panic("coreset: Projection.Apply: x or out shorter than n rows")
 	}
-	wt := p.transposed()
 	for lo := 0; lo < n; lo += projBlock {
-		p.applyBlock(wt, x, lo, min(lo+projBlock, n), out)
+		p.applyBlock(x, lo, min(lo+projBlock, n), out)
 	}
 }
 
-// transposed returns Wᵀ (R x D).
-func (p *Projection) transposed() []float32 {
-	wt := make([]float32, p.D*p.R)
-	for i := 0; i < p.D; i++ {
-		for j := 0; j < p.R; j++ {
-			wt[j*p.D+i] = p.W[i*p.R+j]
-		}
-	}
-	return wt
-}
-
-// applyBlock projects rows [lo,hi) of x into the same rows of out; wt is Wᵀ.
-func (p *Projection) applyBlock(wt, x []float32, lo, hi int, out []float32) {
-	kernels.GemmTB(hi-lo, p.R, p.D, x[lo*p.D:hi*p.D], wt, out[lo*p.R:hi*p.R], false)
+// applyBlock projects rows [lo,hi) of x into the same rows of out.
+func (p *Projection) applyBlock(x []float32, lo, hi int, out []float32) {
+	kernels.Gemm(hi-lo, p.R, p.D, x[lo*p.D:hi*p.D], p.W, out[lo*p.R:hi*p.R], false)
 }

@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 0, "random seed")
 	ratio := fs.Float64("ratio", 0, "coreset ratio (0 = the preset's)")
 	tau := fs.Float64("tau-scale", 1, "scale of the allowed-set threshold tau")
+	radius := fs.Int("radius", -1, "position box radius (-1 = scaled with the grid)")
+	window := fs.Int("window", 0, "neighbourhood window p (0 = the preset's)")
 	quiet := fs.Bool("q", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,6 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	opts := []pni.Option{pni.WithPreset(pni.Preset(*preset)), pni.WithBackbone(*bb), pni.WithSeed(*seed),
 		pni.WithPosition(!*noPos), pni.WithNeighborhood(!*noNb), pni.WithTauScale(*tau)}
+	if *radius >= 0 {
+		opts = append(opts, pni.WithBoxRadius(*radius))
+	}
+	if *window > 0 {
+		opts = append(opts, pni.WithWindow(*window))
+	}
 	if *ratio > 0 {
 		opts = append(opts, pni.WithCoresetRatio(*ratio))
 	}

@@ -122,7 +122,7 @@ func Conv2D(p ConvParams, in, weight, bias, out []float32, relu bool) {
 func packConvB(p ConvParams, in []float32, tab []convRow, ow int) packFn {
 	H, W, hw := p.H, p.W, p.H*p.W
 	sH, sW := p.StrideH, p.StrideW
-	return func(dst []float32, j0, n, p0, kc int) {
+	return func(dst []float32, j0, n, p0, kc int) []float32 {
 		for jp := 0; jp*nr < n; jp++ {
 			d := dst[jp*kc*nr : (jp+1)*kc*nr]
 			cols := min(nr, n-jp*nr)
@@ -152,6 +152,10 @@ func packConvB(p ConvParams, in []float32, tab []convRow, ow int) packFn {
 							clear(dd)
 							continue
 						}
+						if lo == 0 && hi == nr {
+							*(*[nr]float32)(dd) = *(*[nr]float32)(row[ix0 : ix0+nr])
+							continue
+						}
 						if lo > 0 {
 							clear(dd[:lo])
 						}
@@ -161,18 +165,29 @@ func packConvB(p ConvParams, in []float32, tab []convRow, ow int) packFn {
 						}
 						continue
 					}
-					for t := range dd {
-						ix := ix0 + t*sW
-						if ix >= 0 && ix < W {
-							dd[t] = row[ix]
-						} else {
-							dd[t] = 0
-						}
+					// valid t: 0 <= ix0 + t*sW < W
+					lo := 0
+					if ix0 < 0 {
+						lo = min((-ix0+sW-1)/sW, cnt)
 					}
+					hi := 0
+					if W-ix0 > 0 {
+						hi = min((W-ix0+sW-1)/sW, cnt)
+					}
+					if hi <= lo {
+						clear(dd)
+						continue
+					}
+					clear(dd[:lo])
+					for t, ix := lo, ix0+lo*sW; t < hi; t, ix = t+1, ix+sW {
+						dd[t] = row[ix]
+					}
+					clear(dd[hi:])
 				}
 				j += cnt
 			}
 		}
+		return dst
 	}
 }
 

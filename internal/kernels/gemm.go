@@ -3,7 +3,6 @@ package kernels
 import (
 	"runtime"
 	"sync"
-	"unsafe"
 )
 
 // Register tile and cache blocking (BLIS/GotoBLAS style). A kc×16 packed B
@@ -20,8 +19,10 @@ const (
 // packFn fills dst with a packed block. For A: rows [i0,i0+n) and depth
 // [p0,p0+kc) in panels of mr rows (dst[ip*kc*mr + p*mr + r]), rows past the end
 // zero. For B: columns [i0,i0+n) and depth [p0,p0+kc) in panels of nr columns
-// (dst[jp*kc*nr + p*nr + j]), columns past the end zero.
-type packFn func(dst []float32, i0, n, p0, kc int)
+// (dst[jp*kc*nr + p*nr + j]), columns past the end zero. It returns the
+// packed block: dst, or for prepacked operands (ConvWeights) a view of the
+// prepacked copy, in which case dst is untouched.
+type packFn func(dst []float32, i0, n, p0, kc int) []float32
 
 // epilogue is what happens to C beyond the product: bias (indexed by C row,
 // added once), ReLU (after the last depth block) and whether the product is
@@ -45,33 +46,46 @@ var scratchPool = sync.Pool{New: func() any {
 
 // packRowsA packs rows of a row-major matrix (row stride ld) as A panels.
 func packRowsA(a []float32, ld int) packFn {
-	return func(dst []float32, i0, n, p0, kc int) {
+	return func(dst []float32, i0, n, p0, kc int) []float32 {
 		for ip := 0; ip*mr < n; ip++ {
 			d := dst[ip*kc*mr : (ip+1)*kc*mr]
 			rows := min(mr, n-ip*mr)
-			if rows < mr {
-				clear(d)
+			base := (i0+ip*mr)*ld + p0
+			if rows == mr {
+				r0 := a[base : base+kc]
+				r1 := a[base+ld : base+ld+kc]
+				r2 := a[base+2*ld : base+2*ld+kc]
+				r3 := a[base+3*ld : base+3*ld+kc]
+				r4 := a[base+4*ld : base+4*ld+kc]
+				r5 := a[base+5*ld : base+5*ld+kc]
+				for p := range r0 {
+					q := (*[mr]float32)(d[p*mr : p*mr+mr])
+					q[0], q[1], q[2], q[3], q[4], q[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+				}
+				continue
 			}
+			clear(d)
 			for r := 0; r < rows; r++ {
-				src := a[(i0+ip*mr+r)*ld+p0 : (i0+ip*mr+r)*ld+p0+kc]
+				src := a[base+r*ld : base+r*ld+kc]
 				for p, v := range src {
 					d[p*mr+r] = v
 				}
 			}
 		}
+		return dst
 	}
 }
 
 // packRowsB packs a row-major k×n matrix (row stride ld) as B panels.
 func packRowsB(b []float32, ld int) packFn {
-	return func(dst []float32, j0, n, p0, kc int) {
+	return func(dst []float32, j0, n, p0, kc int) []float32 {
 		for jp := 0; jp*nr < n; jp++ {
 			d := dst[jp*kc*nr : (jp+1)*kc*nr]
 			cols := min(nr, n-jp*nr)
 			js := j0 + jp*nr
 			if cols == nr {
 				for p := 0; p < kc; p++ {
-					copy(d[p*nr:p*nr+nr], b[(p0+p)*ld+js:(p0+p)*ld+js+nr])
+					*(*[nr]float32)(d[p*nr : p*nr+nr]) = *(*[nr]float32)(b[(p0+p)*ld+js : (p0+p)*ld+js+nr])
 				}
 				continue
 			}
@@ -80,13 +94,14 @@ func packRowsB(b []float32, ld int) packFn {
 				copy(d[p*nr:p*nr+cols], b[(p0+p)*ld+js:(p0+p)*ld+js+cols])
 			}
 		}
+		return dst
 	}
 }
 
 // packColsB packs Bᵀ for a row-major n×k matrix b (row stride ld): column j
 // of the packed block is row j of b.
 func packColsB(b []float32, ld int) packFn {
-	return func(dst []float32, j0, n, p0, kc int) {
+	return func(dst []float32, j0, n, p0, kc int) []float32 {
 		for jp := 0; jp*nr < n; jp++ {
 			d := dst[jp*kc*nr : (jp+1)*kc*nr]
 			cols := min(nr, n-jp*nr)
@@ -100,6 +115,7 @@ func packColsB(b []float32, ld int) packFn {
 				}
 			}
 		}
+		return dst
 	}
 }
 
@@ -174,8 +190,8 @@ func gemmSerial(m, n, k, i0, j0 int, packA, packB packFn, c []float32, ldc int, 
 			packB(s.b, j0+jc, nc, pc, kc)
 			for ic := 0; ic < m; ic += mcBlock {
 				mc := min(mcBlock, m-ic)
-				packA(s.a, i0+ic, mc, pc, kc)
-				macroKernel(mc, nc, kc, s.a, s.b, c[ic*ldc+jc:], ldc, ep, i0+ic, pc == 0, pc+kc >= k)
+				ap := packA(s.a, i0+ic, mc, pc, kc)
+				macroKernel(mc, nc, kc, ap, s.b, c[ic*ldc+jc:], ldc, ep, i0+ic, pc == 0, pc+kc >= k)
 			}
 		}
 	}
@@ -269,14 +285,6 @@ func splitAligned(n, t, align int) [][2]int {
 	return parts
 }
 
-// floatPtr returns &s[0] for a non-empty slice, nil otherwise.
-func floatPtr(s []float32) *float32 {
-	if len(s) == 0 {
-		return nil
-	}
-	return (*float32)(unsafe.Pointer(unsafe.SliceData(s)))
-}
-
 // sharedBMax bounds the packed size (in floats) of a B matrix that
 // gemmSharedB packs whole.
 const sharedBMax = 1 << 22
@@ -315,8 +323,8 @@ func gemmSharedB(m, n, k, t int, packA, packB packFn, c []float32, ldc int, ep *
 			mc := min(mcBlock, hi-ic)
 			for pc := 0; pc < k; pc += kcBlock {
 				kc := min(kcBlock, k-pc)
-				packA(s.a, ic, mc, pc, kc)
-				macroKernel(mc, n, kc, s.a, b[pc*nPad:], c[ic*ldc:], ldc, ep, ic, pc == 0, pc+kc >= k)
+				ap := packA(s.a, ic, mc, pc, kc)
+				macroKernel(mc, n, kc, ap, b[pc*nPad:], c[ic*ldc:], ldc, ep, ic, pc == 0, pc+kc >= k)
 			}
 		}
 	})

@@ -323,8 +323,47 @@ func nearestBlock(s *nearestScratch, a []float32, m, q0, d int, bp []float32, b0
 	}
 }
 
-// nearestDot is Nearest for banks too small to block: one Dot per pair.
+// nearestDot is Nearest for banks or query sets too small to block: one Dot
+// per pair, split over query rows, or over the bank when there are fewer
+// query rows than CPUs.
 func nearestDot(a []float32, m int, b []float32, n, d int, bn []float32, idx []int32, dist []float32) {
+	if t := runtime.GOMAXPROCS(0); m < t && n*(d+1) >= 1<<16 {
+		parts := splitAligned(n, t, 1)
+		type res struct {
+			v float32
+			j int
+		}
+		best := make([]res, len(parts))
+		for i := 0; i < m; i++ {
+			ai := a[i*d : (i+1)*d]
+			an := Dot(ai, ai)
+			runSplit(parts, func(lo, hi int) {
+				bv, bj := float32(0), -1
+				for j := lo; j < hi; j++ {
+					v := an + bn[j] - 2*Dot(ai, b[j*d:(j+1)*d])
+					if v < 0 {
+						v = 0
+					}
+					if bj < 0 || v < bv {
+						bv, bj = v, j
+					}
+				}
+				for q := range parts {
+					if parts[q][0] == lo {
+						best[q] = res{bv, bj}
+					}
+				}
+			})
+			r := best[0]
+			for _, o := range best[1:] {
+				if o.v < r.v {
+					r = o
+				}
+			}
+			idx[i], dist[i] = int32(r.j), r.v
+		}
+		return
+	}
 	body := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			ai := a[i*d : (i+1)*d]

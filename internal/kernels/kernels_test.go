@@ -204,7 +204,7 @@ func TestNearest(t *testing.T) {
 		rng := rand.New(rand.NewPCG(13, 14))
 		for _, s := range []shape{
 			{1, 1, 1}, {5, 3, 4}, {7, 16, 3}, {6, 17, 257}, {97, 600, 33}, {200, 1030, 300},
-			{13, nnChunk + 37, 9}, {3, 40, 0},
+			{13, nnChunk + 37, 9}, {3, 40, 0}, {1, 3000, 40}, {5, 1000, 70},
 		} {
 			m, n, d := s.m, s.n, s.k
 			a, b := randGuarded(rng, m*d), randGuarded(rng, n*d)

@@ -101,7 +101,9 @@ func decodeWithOnnxGo(data []byte) (b *builder, m *onnxgo.Model, err error) {
 	return b, m, nil
 }
 
-// fromGorgonia converts an onnx-go tensor to a value, copying its data.
+// fromGorgonia converts an onnx-go tensor to a value. float32 and int64
+// data are taken over without a copy: onnx-go's tensors are dropped after
+// Decode.
 func fromGorgonia(t gt.Tensor) (v *value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -122,7 +124,7 @@ func fromGorgonia(t gt.Tensor) (v *value, err error) {
 	v = &value{shape: shape}
 	switch d := t.Data().(type) {
 	case []float32:
-		v.f = append([]float32{}, d...)
+		v.f = d // the onnx-go tensor is dropped after Decode: no copy needed
 	case float32:
 		v.f = []float32{d}
 	case []float64:
@@ -133,7 +135,7 @@ func fromGorgonia(t gt.Tensor) (v *value, err error) {
 	case float64:
 		v.f = []float32{float32(d)}
 	case []int64:
-		v.isInt, v.i = true, append([]int64{}, d...)
+		v.isInt, v.i = true, d
 	case int64:
 		v.isInt, v.i = true, []int64{d}
 	case []int32:

@@ -261,6 +261,16 @@ func (rc *runCtx) get(id int) *value {
 	return rc.m.consts[id]
 }
 
+// bufferPool keeps released buffers of one length. Unlike sync.Pool it is
+// not emptied by the garbage collector, so a model run repeatedly reaches a
+// steady state with no allocation; it keeps at most maxPooled buffers.
+type bufferPool struct {
+	mu   sync.Mutex
+	bufs [][]float32
+}
+
+const maxPooled = 16
+
 // alloc returns a float32 buffer of length n from the pool; its contents are
 // arbitrary.
 func (rc *runCtx) alloc(n int) []float32 {
@@ -268,9 +278,16 @@ func (rc *runCtx) alloc(n int) []float32 {
 		return []float32{}
 	}
 	if p, ok := rc.m.pools.Load(n); ok {
-		if b, ok := p.(*sync.Pool).Get().(*[]float32); ok {
-			return *b
+		bp := p.(*bufferPool)
+		bp.mu.Lock()
+		if k := len(bp.bufs); k > 0 {
+			b := bp.bufs[k-1]
+			bp.bufs[k-1] = nil
+			bp.bufs = bp.bufs[:k-1]
+			bp.mu.Unlock()
+			return b
 		}
+		bp.mu.Unlock()
 	}
 	return make([]float32, n)
 }
@@ -290,10 +307,14 @@ func (rc *runCtx) free(b []float32) {
 	n := len(b)
 	p, ok := rc.m.pools.Load(n)
 	if !ok {
-		p, _ = rc.m.pools.LoadOrStore(n, &sync.Pool{})
+		p, _ = rc.m.pools.LoadOrStore(n, &bufferPool{})
 	}
-	b = b[:n:n]
-	p.(*sync.Pool).Put(&b)
+	bp := p.(*bufferPool)
+	bp.mu.Lock()
+	if len(bp.bufs) < maxPooled {
+		bp.bufs = append(bp.bufs, b[:n:n])
+	}
+	bp.mu.Unlock()
 }
 
 // steal hands input k's float buffer to the caller when the plan allows

@@ -25,7 +25,7 @@ type Model struct {
 	consts   []*value       // value id -> constant value (initializer / Constant), nil otherwise
 
 	plans sync.Map // plan key -> *plan
-	pools sync.Map // buffer length -> *sync.Pool
+	pools sync.Map // buffer length -> *bufferPool
 }
 
 // valueInfo describes one named value of the graph.
@@ -68,7 +68,13 @@ func Decode(data []byte) (*Model, error) {
 	}
 	b, og, err := decodeWithOnnxGo(data)
 	if err != nil {
-		return nil, &FormatError{Msg: "onnx-go could not read the model", Err: err}
+		msg := "onnx-go could not read the model"
+		if wm.opset < 13 {
+			// PyTorch's opset-11 Resize export has an empty constant that
+			// crashes onnx-go's reader.
+			msg += fmt.Sprintf(" (opset %d: re-export with torch.onnx.export(..., opset_version=13) or later)", wm.opset)
+		}
+		return nil, &FormatError{Msg: msg, Err: err}
 	}
 	if len(b.ops) != len(wm.nodes) {
 		return nil, &FormatError{Msg: fmt.Sprintf("onnx-go reported %d operations for %d nodes", len(b.ops), len(wm.nodes))}
@@ -254,9 +260,10 @@ func (m *Model) Opset() int { return m.opset }
 // Run evaluates the graph on the named inputs and returns the requested node
 // outputs (any node output or graph output, by name); it computes only what the
 // requested outputs need. With no outputs named, it returns the graph outputs.
-// Inputs are never modified; returned tensors belong to the caller. Input
+// Inputs are never modified; returned tensors belong to the caller (int64
+// values such as a Shape output are returned converted to float32). Input
 // shapes the model cannot accept give a *RunError; a cancelled ctx is checked
-// between nodes.
+// between nodes and its error returned.
 func (m *Model) Run(ctx context.Context, inputs map[string]*tensor.Tensor, outputs ...string) (map[string]*tensor.Tensor, error) {
 	return m.run(ctx, nil, inputs, outputs)
 }

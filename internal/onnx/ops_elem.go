@@ -262,6 +262,10 @@ func (m *Model) compileBinary(n *node) error {
 			out = rc.alloc(total)
 		}
 		if sameShape(a.shape, b.shape) {
+			if op == "Add" && st.relu {
+				addRelu(out, a.f, b.f)
+				return []*value{{shape: shape, f: out}}, nil
+			}
 			frow(out, a.f, b.f, 1, 1)
 		} else {
 			broadcast2(out, a.f, b.f, a.shape, b.shape, shape, frow)
@@ -276,6 +280,19 @@ func (m *Model) compileBinary(n *node) error {
 		return []*value{{shape: shape, f: out}}, nil
 	}
 	return nil
+}
+
+// addRelu computes dst = max(a+b, 0) in one pass, split across cores for
+// large tensors (the residual join of a ResNet block).
+func addRelu(dst, a, b []float32) {
+	const chunk = 1 << 15
+	kernels.Parallel((len(dst)+chunk-1)/chunk, func(lo, hi int) {
+		lo, hi = lo*chunk, min(hi*chunk, len(dst))
+		d, x, y := dst[lo:hi], a[lo:hi], b[lo:hi]
+		for i := range d {
+			d[i] = max(x[i]+y[i], 0)
+		}
+	})
 }
 
 // Gemm: Y = alpha * A' B' + beta * C.

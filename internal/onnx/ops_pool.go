@@ -75,6 +75,10 @@ func runPool(rc *runCtx, a *convAttrs, ceil, cip, isMax bool, x *value) ([]*valu
 		return nil, err
 	}
 	out := rc.alloc(N * C * OH * OW)
+	if isMax {
+		maxPool(out, x.f, N*C, H, W, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl)
+		return []*value{{shape: []int{N, C, OH, OW}, f: out}}, nil
+	}
 	kernels.Parallel(N*C, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
 			src := x.f[nc*H*W : (nc+1)*H*W]
@@ -83,26 +87,6 @@ func runPool(rc *runCtx, a *convAttrs, ceil, cip, isMax bool, x *value) ([]*valu
 				y0 := oy*sh - pt
 				for ox := 0; ox < OW; ox++ {
 					x0 := ox*sw - pl
-					if isMax {
-						best := float32(math.Inf(-1))
-						for ky := 0; ky < KH; ky++ {
-							iy := y0 + ky*dh
-							if iy < 0 || iy >= H {
-								continue
-							}
-							for kx := 0; kx < KW; kx++ {
-								ix := x0 + kx*dw
-								if ix < 0 || ix >= W {
-									continue
-								}
-								if v := src[iy*W+ix]; v > best || v != v {
-									best = v
-								}
-							}
-						}
-						dst[oy*OW+ox] = best
-						continue
-					}
 					// Average, PyTorch semantics: the divisor counts the
 					// padding but not the ceil-mode overhang.
 					yEnd, xEnd := min(y0+KH, H+pb), min(x0+KW, W+pr)
@@ -129,6 +113,80 @@ func runPool(rc *runCtx, a *convAttrs, ceil, cip, isMax bool, x *value) ([]*valu
 		}
 	})
 	return []*value{{shape: []int{N, C, OH, OW}, f: out}}, nil
+}
+
+// maxPool computes a 2-D max pool over planes of H×W. Windows are clipped
+// to the input, so padding never wins; a window entirely in the padding
+// gives -Inf. NaN propagates.
+func maxPool(out, in []float32, planes, H, W, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl int) {
+	// Valid kernel-tap ranges per output column, computed once.
+	kx0, kx1 := make([]int, OW), make([]int, OW)
+	for ox := 0; ox < OW; ox++ {
+		x0 := ox*sw - pl
+		a, b := 0, KW
+		for a < KW && x0+a*dw < 0 {
+			a++
+		}
+		for b > a && x0+(b-1)*dw >= W {
+			b--
+		}
+		kx0[ox], kx1[ox] = a, b
+	}
+	// Interior columns [oxa, oxb): every tap inside the row.
+	oxa, oxb := 0, 0
+	for oxa < OW && kx0[oxa] != 0 {
+		oxa++
+	}
+	oxb = oxa
+	for oxb < OW && kx0[oxb] == 0 && kx1[oxb] == KW {
+		oxb++
+	}
+	negInf := float32(math.Inf(-1))
+	kernels.Parallel(planes, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := in[p*H*W : (p+1)*H*W]
+			dst := out[p*OH*OW : (p+1)*OH*OW]
+			for oy := 0; oy < OH; oy++ {
+				row := dst[oy*OW : (oy+1)*OW]
+				for i := range row {
+					row[i] = negInf
+				}
+				y0 := oy*sh - pt
+				for ky := 0; ky < KH; ky++ {
+					iy := y0 + ky*dh
+					if iy < 0 || iy >= H {
+						continue
+					}
+					srow := src[iy*W : (iy+1)*W]
+					for ox := 0; ox < oxa; ox++ {
+						row[ox] = maxTaps(row[ox], srow, ox*sw-pl, kx0[ox], kx1[ox], dw)
+					}
+					if KW == 3 && dw == 1 {
+						for ox := oxa; ox < oxb; ox++ {
+							w := srow[ox*sw-pl:]
+							w = w[:3]
+							row[ox] = max(row[ox], w[0], w[1], w[2])
+						}
+					} else {
+						for ox := oxa; ox < oxb; ox++ {
+							row[ox] = maxTaps(row[ox], srow, ox*sw-pl, 0, KW, dw)
+						}
+					}
+					for ox := max(oxb, oxa); ox < OW; ox++ {
+						row[ox] = maxTaps(row[ox], srow, ox*sw-pl, kx0[ox], kx1[ox], dw)
+					}
+				}
+			}
+		}
+	})
+}
+
+// maxTaps folds taps kx in [a, b) of a row into m (NaN-propagating).
+func maxTaps(m float32, row []float32, x0, a, b, dw int) float32 {
+	for kx := a; kx < b; kx++ {
+		m = max(m, row[x0+kx*dw])
+	}
+	return m
 }
 
 func runGlobalAvgPool(rc *runCtx, st *step, ins []*value) ([]*value, error) {

@@ -179,7 +179,7 @@ func runResize(rc *runCtx, a *resizeAttrs, ins []*value) ([]*value, error) {
 	// Linear: only the last two axes may change.
 	for i := 0; i < r-2; i++ {
 		if out[i] != x.shape[i] {
-			return nil, &UnsupportedError{Op: "Resize", Node: "?", Detail: "linear resize of a leading axis"}
+			return nil, fmt.Errorf("linear resize of axis %d (only the last two axes may change size) is not supported", i)
 		}
 	}
 	type tap struct {

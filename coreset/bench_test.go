@@ -48,7 +48,8 @@ func mixtureRank(rng *rand.Rand, n, d, comps, rank int) []float32 {
 }
 
 // BenchmarkGreedy164kx1024 is the lead's budget case: 164k rows of 1024 dims, 10% (k = 16400),
-// default 128-d projection included. Skipped with -short (it takes tens of seconds and 1 GB).
+// default 128-d projection included. Skipped with -short (about 10-20 s on 2 cores, plus a few
+// seconds to generate the 672 MB of data; about 1.2 GB of memory in all).
 func BenchmarkGreedy164kx1024(b *testing.B) {
 	if testing.Short() {
 		b.Skip("164k x 1024 greedy takes tens of seconds; run without -short")

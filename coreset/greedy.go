@@ -427,6 +427,10 @@ func (st *greedyState) apply(j int, best []float32, bestU []int32) {
 		}
 	}
 	if moved {
+		if n := len(cl.idx); cap(cl.idx) > 64 && cap(cl.idx) > 4*n {
+			// Release the memory of clusters that shrank (early clusters are large).
+			cl.idx, cl.md, cl.dat = slices.Clone(cl.idx), slices.Clone(cl.md), slices.Clone(cl.dat)
+		}
 		st.rehead(j)
 	}
 }

@@ -91,6 +91,20 @@ func BenchmarkConv2D(b *testing.B) {
 			}
 			mt.report(2 * float64(p.N*p.M*oh*ow) * float64(kk))
 		})
+		b.Run(bc.name+"/packed", func(b *testing.B) {
+			p := bc.p
+			oh, ow := p.OutSize()
+			rng := rand.New(rand.NewPCG(3, 3))
+			kk := p.C / p.Group * p.KH * p.KW
+			in, w, bias := randSlice(rng, p.N*p.C*p.H*p.W), randSlice(rng, p.M*kk), randSlice(rng, p.M)
+			pw := PackConvWeights(p, w)
+			out := make([]float32, p.N*p.M*oh*ow)
+			mt := start(b)
+			for i := 0; i < b.N; i++ {
+				Conv2DPacked(p, pw, in, bias, out, true)
+			}
+			mt.report(2 * float64(p.N*p.M*oh*ow) * float64(kk))
+		})
 	}
 }
 

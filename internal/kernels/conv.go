@@ -57,6 +57,74 @@ var convRowPool = sync.Pool{New: func() any { return new([]convRow) }}
 // pads, C or M not divisible by Group) panic.
 func Conv2D(p ConvParams, in, weight, bias, out []float32, relu bool) {
 	p.check()
+	conv2D(p, weight, nil, in, bias, out, relu)
+}
+
+// ConvWeights is a convolution's weight tensor packed once into the
+// micro-kernel's panel layout, for Conv2DPacked: packing the weights is
+// otherwise redone on every call, which costs 5–10% of a forward pass at
+// small spatial sizes (ResNet layer3). It is immutable and safe for
+// concurrent use, and holds its own copy of the weights.
+type ConvWeights struct {
+	m, cg, kh, kw, group int
+	packed               []float32 // per group kk·mgPad floats, depth blocks of kcBlock
+	raw                  []float32 // copy of the weights when the direct path is used
+}
+
+// PackConvWeights packs weight (M×(C/Group)×KH×KW, as Conv2D takes it) for
+// convolutions with p's M, C, KH, KW and Group; the spatial fields of p do
+// not matter. Invalid parameters panic, as in Conv2D.
+func PackConvWeights(p ConvParams, weight []float32) *ConvWeights {
+	p.check()
+	cg, mg := p.C/p.Group, p.M/p.Group
+	kk := cg * p.KH * p.KW
+	weight = weight[:p.M*kk]
+	w := &ConvWeights{m: p.M, cg: cg, kh: p.KH, kw: p.KW, group: p.Group}
+	if mg < directMaxM {
+		w.raw = append([]float32(nil), weight...)
+		return w
+	}
+	mgPad := (mg + mr - 1) / mr * mr
+	w.packed = make([]float32, p.Group*kk*mgPad)
+	for g := 0; g < p.Group; g++ {
+		pa := packRowsA(weight[g*mg*kk:(g+1)*mg*kk], kk)
+		base := g * kk * mgPad
+		for pc := 0; pc < kk; pc += kcBlock {
+			kc := min(kcBlock, kk-pc)
+			pa(w.packed[base+pc*mgPad:], 0, mg, pc, kc)
+		}
+	}
+	return w
+}
+
+// Conv2DPacked is Conv2D with weights packed by PackConvWeights. It panics
+// when w was packed for a different M, C/Group, KH, KW or Group.
+func Conv2DPacked(p ConvParams, w *ConvWeights, in, bias, out []float32, relu bool) {
+	p.check()
+	if w == nil || w.m != p.M || w.cg != p.C/p.Group || w.kh != p.KH || w.kw != p.KW || w.group != p.Group {
+		panic(fmt.Sprintf("kernels: ConvWeights do not match ConvParams %+v", p))
+	}
+	conv2D(p, w.raw, w, in, bias, out, relu)
+}
+
+// packedA returns a packer that hands out views of group g's prepacked
+// weights.
+func (w *ConvWeights) packedA(g, kk, mgPad int) packFn {
+	base := g * kk * mgPad
+	return func(_ []float32, i0, n, p0, kc int) []float32 {
+		if i0%mr != 0 {
+			panic("kernels: prepacked A block not panel-aligned")
+		}
+		off := base + p0*mgPad + i0*kc
+		return w.packed[off : off+(n+mr-1)/mr*mr*kc]
+	}
+}
+
+// directMaxM: groups with fewer output channels than this run conv2DDirect.
+const directMaxM = 4
+
+// conv2D is Conv2D with the weights either raw (pw == nil) or prepacked.
+func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []float32, relu bool) {
 	oh, ow := p.OutSize()
 	if p.N == 0 || p.M == 0 || oh <= 0 || ow <= 0 {
 		return
@@ -65,21 +133,22 @@ func Conv2D(p ConvParams, in, weight, bias, out []float32, relu bool) {
 	kk := cg * p.KH * p.KW
 	hw, ohw := p.H*p.W, oh*ow
 	in = in[:p.N*p.C*hw]
-	weight = weight[:p.M*kk]
 	out = out[:p.N*p.M*ohw]
 	if bias != nil {
 		bias = bias[:p.M]
 	}
-	if mg < 4 {
-		conv2DDirect(p, in, weight, bias, out, relu)
+	if mg < directMaxM {
+		conv2DDirect(p, in, weight[:p.M*kk], bias, out, relu)
 		return
+	}
+	if pw == nil {
+		weight = weight[:p.M*kk]
 	}
 	pointwise := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
 	var tab []convRow
-	var tabp *[]convRow
 	if !pointwise {
-		tabp = convRowPool.Get().(*[]convRow)
+		tabp := convRowPool.Get().(*[]convRow)
 		defer convRowPool.Put(tabp)
 		if cap(*tabp) < kk {
 			*tabp = make([]convRow, kk)
@@ -95,6 +164,7 @@ func Conv2D(p ConvParams, in, weight, bias, out []float32, relu bool) {
 			}
 		}
 	}
+	mgPad := (mg + mr - 1) / mr * mr
 	for n := 0; n < p.N; n++ {
 		for g := 0; g < p.Group; g++ {
 			src := in[(n*p.C+g*cg)*hw : (n*p.C+(g+1)*cg)*hw]
@@ -103,7 +173,12 @@ func Conv2D(p ConvParams, in, weight, bias, out []float32, relu bool) {
 			if bias != nil {
 				ep.bias = bias[g*mg : (g+1)*mg]
 			}
-			packA := packRowsA(weight[g*mg*kk:(g+1)*mg*kk], kk)
+			var packA packFn
+			if pw != nil {
+				packA = pw.packedA(g, kk, mgPad)
+			} else {
+				packA = packRowsA(weight[g*mg*kk:(g+1)*mg*kk], kk)
+			}
 			var packB packFn
 			if pointwise {
 				packB = packRowsB(src, hw)

@@ -85,6 +85,14 @@ func TestConv2D(t *testing.T) {
 					}
 					conv2DRef(p, absOf(in0), absOf(w0), absB, bound, false)
 					closeTo(t, name, out.data, want, bound, kk)
+
+					// Prepacked weights: same blocking, so bit-identical.
+					pw := PackConvWeights(p, w.data)
+					sameBits(t, name+" w (packing)", w.data, w0)
+					out2 := newGuarded(len(out.data))
+					Conv2DPacked(p, pw, in.data, bs, out2.data, relu)
+					out2.check(t, name+" packed out")
+					sameBits(t, name+" packed vs unpacked", out2.data, out.data)
 				}
 			}
 		}
@@ -146,6 +154,19 @@ func TestConv2DInvalidPanics(t *testing.T) {
 		}
 	}()
 	Conv2D(p, make([]float32, 75), make([]float32, 100), nil, make([]float32, 100), false)
+}
+
+func TestConv2DPackedMismatchPanics(t *testing.T) {
+	p := cp(1, 8, 5, 5, 8, 3, 3, 1, 1, 1, 1)
+	pw := PackConvWeights(p, make([]float32, 8*8*9))
+	q := p
+	q.M = 16
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for ConvWeights packed for another M")
+		}
+	}()
+	Conv2DPacked(q, pw, make([]float32, 200), nil, make([]float32, 400), false)
 }
 
 // TestConv2DAllocs checks that a steady-state Conv2D call allocates no

@@ -228,7 +228,8 @@ func packConvB(p ConvParams, in []float32, tab []convRow, ow int) packFn {
 							continue
 						}
 						if lo == 0 && hi == nr {
-							*(*[nr]float32)(dd) = *(*[nr]float32)(row[ix0 : ix0+nr])
+							v := *(*[nr]float32)(row[ix0 : ix0+nr])
+							*(*[nr]float32)(dd) = v
 							continue
 						}
 						if lo > 0 {

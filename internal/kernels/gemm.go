@@ -85,7 +85,9 @@ func packRowsB(b []float32, ld int) packFn {
 			js := j0 + jp*nr
 			if cols == nr {
 				for p := 0; p < kc; p++ {
-					*(*[nr]float32)(d[p*nr : p*nr+nr]) = *(*[nr]float32)(b[(p0+p)*ld+js : (p0+p)*ld+js+nr])
+					// Through a value: no overlap, so no memmove call.
+					v := *(*[nr]float32)(b[(p0+p)*ld+js : (p0+p)*ld+js+nr])
+					*(*[nr]float32)(d[p*nr : p*nr+nr]) = v
 				}
 				continue
 			}

@@ -1,7 +1,8 @@
 // Package kernels holds the float32 numeric kernels the rest of pni is built on:
-// matrix products (blocked, SIMD through github.com/viterin/vek, spread over all
-// cores), squared Euclidean distances computed as ||a||² + ||b||² − 2·a·b, and
-// nearest-row searches built on them.
+// matrix products and convolutions (cache-blocked, an AVX2+FMA assembly
+// micro-kernel, spread over all cores), squared Euclidean distances computed
+// as ||a||² + ||b||² − 2·a·b, and nearest-row searches built on them. Vector
+// dot products use github.com/viterin/vek.
 //
 // Contract: all matrices are dense and row-major; slices must be at least as long
 // as the shapes say (a shorter slice is an internal bug and panics). Every kernel
@@ -30,8 +31,18 @@
 //     parallelism, so calling them from inside Parallel oversubscribes (the
 //     result is still correct). Small problems run on the calling goroutine.
 //   - Packing buffers come from sync.Pools: in steady state a call allocates
-//     only a few small closures, never anything proportional to the data.
+//     only a few small closures, never anything proportional to the data
+//     (SqDists and Nearest allocate the n or m norms they are not given).
 //     Nearest never materialises the m×n distance matrix.
+//   - Weights that are reused across calls can be packed once with
+//     PackConvWeights and passed to Conv2DPacked, which gives bit-identical
+//     results to Conv2D without re-packing them on every call.
+//
+// Files: kernels.go (API, Nearest), gemm.go (packing, blocking, parallel
+// split), conv.go (Conv2D, implicit im2col), kern_generic.go (portable
+// micro-kernel, the reference for the assembly), kern_amd64.go/.s (AVX2+FMA
+// micro-kernel; build tags amd64 && !noasm && !gccgo), reference.go (plain
+// loops the tests compare against).
 package kernels
 
 import (

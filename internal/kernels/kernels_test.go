@@ -109,9 +109,9 @@ func TestGemmSerialBlocks(t *testing.T) {
 }
 
 // TestKernelAsmVsGo checks the selected micro-kernel against the portable one
-// bit for bit is not expected (FMA rounds once), so within a tight tolerance,
-// for every flag combination, with and without bias, and at kc around the
-// 4-step unroll.
+// (within a tight tolerance: FMA rounds once, so bit equality is not
+// expected) for every flag combination, with and without bias, at kc around
+// the 4-step unroll, with a C row stride wider than the tile and NaN guards.
 func TestKernelAsmVsGo(t *testing.T) {
 	if kernName == "generic 6x16" {
 		t.Skip("no assembly micro-kernel on this CPU/build")

@@ -1,0 +1,81 @@
+package pni
+
+import (
+	"context"
+	"image"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/x/pni/mvtec"
+)
+
+// sharedDir finds ../shared (or $PNI_SHARED); missing data fails in CI and
+// skips elsewhere.
+func sharedDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("PNI_SHARED")
+	if dir == "" {
+		dir = filepath.Join("..", "shared")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("shared data not found at %s (set PNI_SHARED): %v", dir, err)
+		}
+		tb.Skipf("shared data not found at %s (set PNI_SHARED to run this)", dir)
+	}
+	return dir
+}
+
+func bottleImages(tb testing.TB, dir string, n int) []image.Image {
+	tb.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, "data", "mvtec_ad", "bottle", "train", "good", "*.png"))
+	sort.Strings(paths)
+	if len(paths) < n {
+		tb.Fatalf("want %d bottle images, found %d", n, len(paths))
+	}
+	imgs := make([]image.Image, n)
+	for i := range imgs {
+		img, err := mvtec.LoadImage(paths[i])
+		if err != nil {
+			tb.Fatal(err)
+		}
+		imgs[i] = img
+	}
+	return imgs
+}
+
+// benchScore times Score end to end (preprocessing, backbone, nearest
+// neighbours over a memory bank of realistic size, map) on one bottle image.
+// The bank is the whole of nTrain images' patches, which at 224 (21 images x
+// 784) is the size of a 10% coreset of a 209-image category (16.4k) and at 480
+// (2 images x 3600) about a 1% coreset of a 200-image one.
+func benchScore(b *testing.B, nTrain int, ratio float64, opts ...Option) {
+	dir := sharedDir(b)
+	imgs := bottleImages(b, dir, nTrain+1)
+	opts = append([]Option{WithBackbone(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")),
+		WithCoresetRatio(ratio), WithNeighborhood(false)}, opts...)
+	m, err := Fit(context.Background(), imgs[:nTrain], opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(m.Info().EmbSize), "bank")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Score(context.Background(), imgs[nTrain]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkScore224(b *testing.B) {
+	b.Run("patchcore", func(b *testing.B) { benchScore(b, 21, 1, WithPreset(PresetMVTec), WithPosition(false)) })
+	b.Run("position", func(b *testing.B) { benchScore(b, 21, 1, WithPreset(PresetMVTec)) })
+}
+
+func BenchmarkScore480(b *testing.B) {
+	b.Run("patchcore", func(b *testing.B) { benchScore(b, 2, 1, WithPreset(PresetDefault), WithPosition(false)) })
+	b.Run("position", func(b *testing.B) { benchScore(b, 2, 1, WithPreset(PresetDefault)) })
+}

@@ -7,30 +7,22 @@ import "math"
 // convention: source coordinate (dst+0.5)*scale-0.5, clamped at the edges).
 func resizeBilinear(src []float32, h, w, oh, ow int) []float32 {
 	dst := make([]float32, oh*ow)
-	sy, sx := float64(h)/float64(oh), float64(w)/float64(ow)
-	xs0, xs1, xw := axisWeights(ow, w, sx)
+	xs0, xs1, xw := axisWeights(ow, w, float64(w)/float64(ow))
+	ys0, ys1, yw := axisWeights(oh, h, float64(h)/float64(oh))
 	for y := 0; y < oh; y++ {
-		fy := (float64(y)+0.5)*sy - 0.5
-		if fy < 0 {
-			fy = 0
-		}
-		y0 := int(fy)
-		if y0 > h-1 {
-			y0 = h - 1
-		}
-		y1 := min(y0+1, h-1)
-		wy := float32(fy - float64(y0))
-		r0, r1 := src[y0*w:(y0+1)*w], src[y1*w:(y1+1)*w]
+		r0, r1 := src[ys0[y]*w:(ys0[y]+1)*w], src[ys1[y]*w:(ys1[y]+1)*w]
 		out := dst[y*ow : (y+1)*ow]
 		for x := range out {
 			a := r0[xs0[x]] + (r0[xs1[x]]-r0[xs0[x]])*xw[x]
 			b := r1[xs0[x]] + (r1[xs1[x]]-r1[xs0[x]])*xw[x]
-			out[x] = a + (b-a)*wy
+			out[x] = a + (b-a)*yw[y]
 		}
 	}
 	return dst
 }
 
+// axisWeights gives, for each of the on output samples along an axis of n
+// input samples, the two input indices and the weight of the second.
 func axisWeights(on, n int, scale float64) (i0, i1 []int, wt []float32) {
 	i0, i1, wt = make([]int, on), make([]int, on), make([]float32, on)
 	for x := 0; x < on; x++ {
@@ -113,7 +105,7 @@ func reflect(i, n int) int {
 // Pixels outside the crop take the value of the nearest map edge.
 func toOriginal(m []float32, mw, mh, resW, resH, ow, oh int) []float32 {
 	offX, offY := float64(resW-mw)/2, float64(resH-mh)/2
-	offX, offY = math.Floor(offX+0.5), math.Floor(offY+0.5)
+	offX, offY = math.RoundToEven(offX), math.RoundToEven(offY) // torchvision CenterCrop
 	dst := make([]float32, ow*oh)
 	sx, sy := float64(resW)/float64(ow), float64(resH)/float64(oh)
 	clampf := func(v float64, hi int) float64 { return math.Max(0, math.Min(v, float64(hi-1))) }

@@ -102,7 +102,7 @@ func TestFitScoreFindsDefect(t *testing.T) {
 	}{
 		{"patchcore", []Option{WithPosition(false), WithNeighborhood(false)}},
 		{"position", []Option{WithNeighborhood(false)}},
-		{"pni", []Option{WithMinValTop1(0)}},
+		{"pni", []Option{WithNeighborhood(true), WithMinValTop1(0)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := fitTiny(t, tc.opts...)
@@ -137,7 +137,7 @@ func TestFitScoreFindsDefect(t *testing.T) {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	m := fitTiny(t, WithMinValTop1(0))
+	m := fitTiny(t, WithNeighborhood(true), WithMinValTop1(0))
 	var a bytes.Buffer
 	if err := m.Save(&a); err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestFitDeterministic(t *testing.T) {
 }
 
 func TestConcurrentScore(t *testing.T) {
-	m := fitTiny(t, WithMinValTop1(0))
+	m := fitTiny(t, WithNeighborhood(true), WithMinValTop1(0))
 	want, err := m.Score(context.Background(), texture(2, true))
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +282,7 @@ func TestFitErrors(t *testing.T) {
 
 func TestProgressReported(t *testing.T) {
 	var stages []Stage
-	fitTiny(t, WithProgress(func(p Progress) { stages = append(stages, p.Stage) }), WithMinValTop1(0))
+	fitTiny(t, WithProgress(func(p Progress) { stages = append(stages, p.Stage) }), WithNeighborhood(true), WithMinValTop1(0))
 	seen := map[Stage]bool{}
 	for _, s := range stages {
 		seen[s] = true

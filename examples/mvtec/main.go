@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "folder for metrics.json, scores.csv, the model, heatmaps and curves")
 	noPos := fs.Bool("no-position", false, "turn the position part off")
 	noNb := fs.Bool("no-neighborhood", false, "turn the neighbourhood part off")
+	nb := fs.Bool("neighborhood", false, "turn the neighbourhood part on (off in the default preset)")
 	seed := fs.Int64("seed", 0, "random seed")
 	ratio := fs.Float64("ratio", 0, "coreset ratio (0 = the preset's)")
 	tau := fs.Float64("tau-scale", 1, "scale of the allowed-set threshold tau")
@@ -67,8 +68,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *nb && *noNb {
+		return fmt.Errorf("-neighborhood and -no-neighborhood contradict each other")
+	}
 	opts := []pni.Option{pni.WithPreset(pni.Preset(*preset)), pni.WithBackbone(*bb), pni.WithSeed(*seed),
-		pni.WithPosition(!*noPos), pni.WithNeighborhood(!*noNb), pni.WithTauScale(*tau)}
+		pni.WithTauScale(*tau)}
+	if *noPos {
+		opts = append(opts, pni.WithPosition(false))
+	}
+	if *noNb || *nb {
+		opts = append(opts, pni.WithNeighborhood(*nb))
+	}
 	if *radius >= 0 {
 		opts = append(opts, pni.WithBoxRadius(*radius))
 	}

@@ -3,30 +3,15 @@ package pni
 import (
 	"context"
 	"image"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 
+	"github.com/x/pni/internal/testenv"
 	"github.com/x/pni/mvtec"
 )
 
-// sharedDir finds ../shared (or $PNI_SHARED); missing data fails in CI and
-// skips elsewhere.
-func sharedDir(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("PNI_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "shared")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("shared data not found at %s (set PNI_SHARED): %v", dir, err)
-		}
-		tb.Skipf("shared data not found at %s (set PNI_SHARED to run this)", dir)
-	}
-	return dir
-}
+var sharedDir = testenv.SharedDir
 
 func bottleImages(tb testing.TB, dir string, n int) []image.Image {
 	tb.Helper()

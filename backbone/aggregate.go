@@ -2,7 +2,9 @@ package backbone
 
 import (
 	"fmt"
+	"sync/atomic"
 
+	"github.com/x/pni/internal/kernels"
 	"github.com/x/pni/internal/tensor"
 )
 
@@ -62,34 +64,70 @@ func Aggregate(layer2, layer3 *tensor.Tensor) (*Features, error) {
 	half := c3 / 2
 	d := c2 + half
 	f := &Features{N: n, H: h, W: w, D: d, Data: make([]float32, n*h*w*d)}
-
-	hw, hw3 := h*w, h3*w3
-	smooth := make([]float32, max(c2*hw, half*hw))
-	scratch := make([]float32, max(hw, hw3))
-	paired := make([]float32, hw3)
-	sm := make([]float32, hw3)
-	ys, xs := bilinearTaps(h3, h), bilinearTaps(w3, w)
-	for i := range n {
-		out := f.Image(i)
-		// layer2: local mean per channel.
-		l2 := layer2.Data[i*c2*hw : (i+1)*c2*hw]
-		for c := range c2 {
-			boxMean3(smooth[c*hw:(c+1)*hw], l2[c*hw:(c+1)*hw], scratch, h, w)
-		}
-		scatter(out, smooth[:c2*hw], c2, hw, d, 0)
-		// layer3: pair, local mean, upsample.
-		l3 := layer3.Data[i*c3*hw3 : (i+1)*c3*hw3]
-		for c := range half {
-			a, b := l3[2*c*hw3:(2*c+1)*hw3], l3[(2*c+1)*hw3:(2*c+2)*hw3]
-			for j := range paired {
-				paired[j] = 0.5 * (a[j] + b[j])
-			}
-			boxMean3(sm, paired, scratch, h3, w3)
-			upsample(smooth[c*hw:(c+1)*hw], sm, w3, ys, xs, w)
-		}
-		scatter(out, smooth[:half*hw], half, hw, d, c2)
-	}
+	aggregate(f, layer2.Data, layer3.Data, c2, c3, h3, w3)
 	return f, nil
+}
+
+// aggBlock is the number of output channels one work unit of aggregate
+// computes and transposes: 16 float32 are one 64-byte cache line of an
+// output position.
+const aggBlock = 16
+
+// aggregate fills f from the raw layer data. The work is split into units of
+// aggBlock output channels of one image (layer2 channels, or layer3 channel
+// pairs), handed out to one goroutine per CPU from a shared counter; each
+// unit smooths (and for layer3 pairs and upsamples) its planes into a
+// private buffer, then transposes them into the units's own channel columns
+// of f.Data. Every output value is computed by the same arithmetic whatever
+// the split, so the result does not depend on the number of CPUs.
+func aggregate(f *Features, l2all, l3all []float32, c2, c3, h3, w3 int) {
+	n, h, w, d := f.N, f.H, f.W, f.D
+	half := c3 / 2
+	hw, hw3 := h*w, h3*w3
+	ys, xs := bilinearTaps(h3, h), bilinearTaps(w3, w)
+	b2, b3 := (c2+aggBlock-1)/aggBlock, (half+aggBlock-1)/aggBlock
+	units := n * (b2 + b3)
+	var next atomic.Int64
+	kernels.Parallel(units, func(_, _ int) {
+		planes := make([]float32, aggBlock*hw)
+		scratch := make([]float32, max(hw, hw3))
+		paired := make([]float32, hw3)
+		sm := make([]float32, hw3)
+		rows := make([]float32, h3*w)
+		for {
+			u := int(next.Add(1) - 1)
+			if u >= units {
+				return
+			}
+			i, b := u/(b2+b3), u%(b2+b3)
+			out := f.Image(i)
+			if b < b2 {
+				// layer2: local mean per channel.
+				c0 := b * aggBlock
+				nc := min(aggBlock, c2-c0)
+				l2 := l2all[(i*c2+c0)*hw : (i*c2+c0+nc)*hw]
+				for k := range nc {
+					boxMean3(planes[k*hw:(k+1)*hw], l2[k*hw:(k+1)*hw], scratch, h, w)
+				}
+				scatter(out, planes[:nc*hw], nc, hw, d, c0)
+				continue
+			}
+			// layer3: pair, local mean, upsample.
+			c0 := (b - b2) * aggBlock
+			nc := min(aggBlock, half-c0)
+			l3 := l3all[i*c3*hw3 : (i+1)*c3*hw3]
+			for k := range nc {
+				c := c0 + k
+				a, bb := l3[2*c*hw3:(2*c+1)*hw3], l3[(2*c+1)*hw3:(2*c+2)*hw3]
+				for j := range paired {
+					paired[j] = 0.5 * (a[j] + bb[j])
+				}
+				boxMean3(sm, paired, scratch, h3, w3)
+				upsample(planes[k*hw:(k+1)*hw], sm, w3, ys, xs, w, rows)
+			}
+			scatter(out, planes[:nc*hw], nc, hw, d, c2+c0)
+		}
+	})
 }
 
 func check4D(name string, t *tensor.Tensor) error {
@@ -187,30 +225,54 @@ func bilinearTaps(in, out int) []tap {
 }
 
 // upsample bilinearly resizes the plane src (row width sw) to len(ys) x w
-// using the precomputed taps.
-func upsample(dst, src []float32, sw int, ys, xs []tap, w int) {
-	for y, ty := range ys {
-		r0, r1 := src[ty.i0*sw:(ty.i0+1)*sw], src[ty.i1*sw:(ty.i1+1)*sw]
-		o := dst[y*w : (y+1)*w]
+// using the precomputed taps. rows (len >= (len(src)/sw)*w) receives the
+// horizontally resized source rows, each computed once and then blended
+// vertically (the same two products and sums per output value as resizing
+// each output value directly).
+func upsample(dst, src []float32, sw int, ys, xs []tap, w int, rows []float32) {
+	for r := range len(src) / sw {
+		s := src[r*sw : (r+1)*sw]
+		o := rows[r*w : (r+1)*w]
 		for x, tx := range xs {
-			top := tx.w0*r0[tx.i0] + tx.w1*r0[tx.i1]
-			bot := tx.w0*r1[tx.i0] + tx.w1*r1[tx.i1]
-			o[x] = ty.w0*top + ty.w1*bot
+			o[x] = tx.w0*s[tx.i0] + tx.w1*s[tx.i1]
+		}
+	}
+	for y, ty := range ys {
+		r0, r1 := rows[ty.i0*w:(ty.i0+1)*w], rows[ty.i1*w:(ty.i1+1)*w]
+		o := dst[y*w : (y+1)*w]
+		r0, r1 = r0[:len(o)], r1[:len(o)]
+		for x := range o {
+			o[x] = ty.w0*r0[x] + ty.w1*r1[x]
 		}
 	}
 }
 
 // scatter transposes c planes of hw values (channel-major) into out, which
-// is hw positions of d values, at channel offset off.
+// is hw positions of d values, at channel offset off. With c == aggBlock
+// each position receives one whole cache line from 16 sequential streams.
 func scatter(out, planes []float32, c, hw, d, off int) {
-	const block = 32
-	for c0 := 0; c0 < c; c0 += block {
-		c1 := min(c0+block, c)
+	if c == aggBlock {
+		var src [aggBlock][]float32
+		for k := range src {
+			src[k] = planes[k*hw : (k+1)*hw]
+		}
+		s0, s1, s2, s3 := src[0][:hw], src[1][:hw], src[2][:hw], src[3][:hw]
+		s4, s5, s6, s7 := src[4][:hw], src[5][:hw], src[6][:hw], src[7][:hw]
+		s8, s9, s10, s11 := src[8][:hw], src[9][:hw], src[10][:hw], src[11][:hw]
+		s12, s13, s14, s15 := src[12][:hw], src[13][:hw], src[14][:hw], src[15][:hw]
 		for p := range hw {
-			o := out[p*d+off+c0 : p*d+off+c1]
-			for k := range o {
-				o[k] = planes[(c0+k)*hw+p]
-			}
+			o := out[p*d+off : p*d+off+aggBlock]
+			o[0], o[1], o[2], o[3] = s0[p], s1[p], s2[p], s3[p]
+			o[4], o[5], o[6], o[7] = s4[p], s5[p], s6[p], s7[p]
+			o[8], o[9], o[10], o[11] = s8[p], s9[p], s10[p], s11[p]
+			o[12], o[13], o[14], o[15] = s12[p], s13[p], s14[p], s15[p]
+		}
+		return
+	}
+	for p := range hw {
+		o := out[p*d+off : p*d+off+c]
+		for k := range o {
+			o[k] = planes[k*hw+p]
 		}
 	}
 }

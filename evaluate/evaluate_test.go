@@ -8,25 +8,11 @@ import (
 	"testing"
 
 	"github.com/x/pni"
+	"github.com/x/pni/internal/testenv"
 	"github.com/x/pni/mvtec"
 )
 
-// shared finds ../shared (or $PNI_SHARED): missing data fails the test in CI
-// and skips it elsewhere.
-func shared(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("PNI_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data not found at %s (set PNI_SHARED): %v", dir, err)
-		}
-		t.Skipf("shared data not found at %s (set PNI_SHARED to run this test)", dir)
-	}
-	return dir
-}
+var shared = testenv.SharedDir
 
 func runSet(t *testing.T, set string, opts ...pni.Option) *Report {
 	t.Helper()

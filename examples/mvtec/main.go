@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"text/tabwriter"
 
 	"github.com/x/pni"
@@ -56,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tau := fs.Float64("tau-scale", 1, "scale of the allowed-set threshold tau")
 	radius := fs.Int("radius", -1, "position box radius (-1 = scaled with the grid)")
 	window := fs.Int("window", 0, "neighbourhood window p (0 = the preset's)")
+	memLimit := fs.Int64("memlimit-mb", 3072, "soft memory limit for the Go runtime in MiB (runtime/debug.SetMemoryLimit; 0 = leave GOMEMLIMIT as it is)")
 	quiet := fs.Bool("q", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -63,6 +65,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *data == "" {
 		fs.Usage()
 		return fmt.Errorf("-data is required")
+	}
+	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// Fit's garbage (coreset bookkeeping) would otherwise let the heap grow to
+		// twice the live features before a collection.
+		debug.SetMemoryLimit(*memLimit << 20)
 	}
 	ds, err := mvtec.Open(*data)
 	if err != nil {

@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/x/pni/internal/kernels"
 )
@@ -93,8 +94,28 @@ func (a *convAttrs) padsFor(axis, in, k, stride, dil int) (lo, hi int) {
 type convNode struct {
 	w, b     []float32 // b may be nil
 	wShape   []int     // M, C/group, KH, KW
+	group    int
 	bnNode   *node
 	bnW, bnB []float32
+
+	// packed[0] holds w and packed[1] bnW in the GEMM micro-kernel's layout,
+	// each packed on first use (a plan uses only one of them) so that runs
+	// do not repack the weights on every call. Packing depends only on M,
+	// C, KH, KW and group, which are fixed per node, not on the input's
+	// spatial size or batch.
+	packOnce [2]sync.Once
+	packed   [2]*kernels.ConvWeights
+}
+
+// packedWeights returns the packed form of w (folded selects bnW) for p,
+// packing it on the first call. Concurrent Runs share the result.
+func (cn *convNode) packedWeights(p kernels.ConvParams, folded bool, w []float32) *kernels.ConvWeights {
+	k := 0
+	if folded {
+		k = 1
+	}
+	cn.packOnce[k].Do(func() { cn.packed[k] = kernels.PackConvWeights(p, w) })
+	return cn.packed[k]
 }
 
 func (m *Model) compileConv(n *node) error {
@@ -115,7 +136,7 @@ func (m *Model) compileConv(n *node) error {
 		if w.isInt || len(w.shape) != 4 {
 			return m.unsupported(n, fmt.Sprintf("weight of shape %v (only 2-D float convolution is supported)", w.shape))
 		}
-		cn := &convNode{w: w.f, wShape: w.shape}
+		cn := &convNode{w: w.f, wShape: w.shape, group: a.group}
 		okBias := true
 		if len(n.inputs) > 2 && n.inputs[2] >= 0 {
 			b := m.constInput(n, 2)
@@ -189,6 +210,26 @@ func (m *Model) prepareConvs() {
 		}
 		n.conv.bnNode, n.conv.bnW, n.conv.bnB = bn, w, b
 	}
+	// Pack the weights a plan will normally use (BN-folded when there is a
+	// following BatchNormalization) now, so that the first Run does not pay
+	// for it; the other variant is packed on first use.
+	for _, n := range m.nodes {
+		if n.op != "Conv" || n.conv == nil {
+			continue
+		}
+		cn := n.conv
+		ws := cn.wShape
+		if ws[0] < 1 || ws[1] < 1 || ws[2] < 1 || ws[3] < 1 || ws[0]%cn.group != 0 || len(cn.w) != shapeLen(ws) {
+			continue // runConv reports the problem if the node is ever run
+		}
+		p := kernels.ConvParams{C: ws[1] * cn.group, M: ws[0], KH: ws[2], KW: ws[3],
+			StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Group: cn.group}
+		if cn.bnW != nil {
+			cn.packedWeights(p, true, cn.bnW)
+		} else {
+			cn.packedWeights(p, false, cn.w)
+		}
+	}
 }
 
 func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*value, error) {
@@ -235,7 +276,13 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 		return nil, err
 	}
 	out := rc.alloc(p.N * p.M * oh * ow)
-	kernels.Conv2D(p, x.f, w, b, out, st.relu)
+	if n.conv != nil {
+		// Constant weights: the channel counts, kernel size and group were
+		// validated above and are the same on every run of this node.
+		kernels.Conv2DPacked(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, st.relu)
+	} else {
+		kernels.Conv2D(p, x.f, w, b, out, st.relu)
+	}
 	if rc.flops != nil {
 		*rc.flops += 2 * int64(p.N*p.M*oh*ow) * int64(p.C/p.Group*p.KH*p.KW)
 	}

@@ -1,0 +1,70 @@
+// Package testenv gives pni's tests the shared data directory and small
+// helpers for reference files. The shared data (../shared beside the
+// repository, or $PNI_SHARED) is never copied into the repository; tests that
+// need it skip when it is missing, and fail under CI=true, where a skip would
+// pass silently.
+package testenv
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// SharedDir returns the shared data directory: $PNI_SHARED, else ../shared
+// relative to the repository root. When it (or its ResNet-50) is missing the
+// test is skipped, or fails under CI=true.
+func SharedDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("PNI_SHARED")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0) // <root>/internal/testenv/testenv.go
+		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("shared data not found at %s (set PNI_SHARED): %v", dir, err)
+		}
+		tb.Skipf("shared data not found at %s (set PNI_SHARED to run this test): %v", dir, err)
+	}
+	return dir
+}
+
+// ModelPath is the shared ResNet-50 backbone's path.
+func ModelPath(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(SharedDir(tb), "models", "resnet50-imagenet-l23.onnx")
+}
+
+// ReadF32 reads a raw little-endian float32 file.
+func ReadF32(tb testing.TB, path string) []float32 {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(b)%4 != 0 {
+		tb.Fatalf("%s: %d bytes is not a whole number of float32", path, len(b))
+	}
+	f := make([]float32, len(b)/4)
+	for i := range f {
+		f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return f
+}
+
+// MaxRelErr returns max|got-want| / max|want| (the absolute error when want is all zero).
+func MaxRelErr(got, want []float32) float64 {
+	var d, ref float64
+	for i := range want {
+		d = math.Max(d, math.Abs(float64(got[i])-float64(want[i])))
+		ref = math.Max(ref, math.Abs(float64(want[i])))
+	}
+	if ref == 0 {
+		return d
+	}
+	return d / ref
+}

@@ -77,7 +77,7 @@ const aggBlock = 16
 // aggBlock output channels of one image (layer2 channels, or layer3 channel
 // pairs), handed out to one goroutine per CPU from a shared counter; each
 // unit smooths (and for layer3 pairs and upsamples) its planes into a
-// private buffer, then transposes them into the units's own channel columns
+// private buffer, then transposes them into the unit's own channel columns
 // of f.Data. Every output value is computed by the same arithmetic whatever
 // the split, so the result does not depend on the number of CPUs.
 func aggregate(f *Features, l2all, l3all []float32, c2, c3, h3, w3 int) {

@@ -1,6 +1,7 @@
 package pni
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -210,7 +211,7 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 			if userProgress != nil {
 				userProgress(e)
 			}
-			report(Progress{Stage: StageNeighborhood, Done: e.N, Total: max(nc.Epochs, e.N),
+			report(Progress{Stage: StageNeighborhood, Done: e.N, Total: max(cmp.Or(nc.Epochs, neighborhood.DefaultEpochs), e.N),
 				Message: fmt.Sprintf("epoch %d: train loss %.3f, val loss %.3f, val top-1 %.3f (%.1fs)", e.N, e.TrainLoss, e.ValLoss, e.ValTop1, e.Elapsed.Seconds())})
 		}
 		const reduced = 64

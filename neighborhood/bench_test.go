@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// benchData returns n images of 28×28 random reduced features (R=64) and
+// benchData returns n images of h×w random reduced features (dimension r) and
 // random targets in [0, classes).
 func benchData(n, h, w, r, classes int) ([]float32, []int32) {
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -22,37 +22,48 @@ func benchData(n, h, w, r, classes int) ([]float32, []int32) {
 	return grid, targets
 }
 
-// BenchmarkEpoch trains one epoch over a 200-image category at a 28×28 grid
-// (156,800 rows), R=64, p=5 (1536 inputs), 2048 classes, default hidden
-// widths and batch size, without validation.
+// BenchmarkEpoch trains one epoch with the default configuration (hidden
+// widths, batch size, MaxRowsPerEpoch, validation of 10% of the images) over
+// a 200-image category with R=64 and 2048 classes: at a 28×28 grid with p=5
+// (1536 inputs) and at a 60×60 grid with p=9 (5120 inputs).
 func BenchmarkEpoch(b *testing.B) {
 	if testing.Short() {
-		b.Skip("one epoch takes tens of seconds; skipped with -short")
+		b.Skip("one epoch takes seconds to tens of seconds; skipped with -short")
 	}
-	const n, h, w, r, classes = 200, 28, 28, 64, 2048
-	grid, targets := benchData(n, h, w, r, classes)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		m, err := Train(context.Background(), nil, grid, n, h, w, targets, classes, Config{Epochs: 1, ValFraction: -1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(m.Report.Epochs[0].Elapsed.Seconds(), "s/epoch")
+	for _, tc := range []struct{ grid, p int }{{28, 5}, {60, 9}} {
+		b.Run(fmt.Sprintf("grid=%d/p=%d", tc.grid, tc.p), func(b *testing.B) {
+			const n, r, classes = 200, 64, 2048
+			grid, targets := benchData(n, tc.grid, tc.grid, r, classes)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m, err := Train(context.Background(), nil, grid, n, tc.grid, tc.grid, targets, classes,
+					Config{Window: tc.p, Epochs: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(m.Report.Epochs[0].Elapsed.Seconds(), "s/epoch")
+			}
+		})
 	}
 }
 
 // BenchmarkStep times one training step (assembly, forward, backward, Adam)
-// for several hidden widths and batch sizes at p=5, R=64, 2048 classes; an
-// epoch over 156,800 rows costs 156800/batch steps (reported as s/epoch).
+// at R=64, 2048 classes, for several windows, hidden widths and batch sizes;
+// an epoch of DefaultMaxRowsPerEpoch rows costs DefaultMaxRowsPerEpoch/batch
+// steps (reported as s/epoch, without validation).
 func BenchmarkStep(b *testing.B) {
 	const h, w, r, classes = 28, 28, 64, 2048
 	grid, targets := benchData(4, h, w, r, classes)
-	for _, hidden := range [][]int{{256, 256}, {512}, {512, 512}, {1024, 1024}} {
+	type tc struct {
+		p      int
+		hidden []int
+	}
+	for _, c := range []tc{{5, []int{256, 256}}, {5, []int{512}}, {5, []int{512, 512}}, {5, []int{1024, 1024}}, {9, []int{512, 512}}} {
 		for _, bsz := range []int{128, 256, 512} {
-			b.Run(fmt.Sprintf("hidden=%v/batch=%d", hidden, bsz), func(b *testing.B) {
-				offs := offsets(5)
-				sizes := append(append([]int{len(offs) * r}, hidden...), classes)
+			b.Run(fmt.Sprintf("p=%d/hidden=%v/batch=%d", c.p, c.hidden, bsz), func(b *testing.B) {
+				offs := offsets(c.p)
+				sizes := append(append([]int{len(offs) * r}, c.hidden...), classes)
 				nt := initNet(sizes, rand.New(rand.NewPCG(1, 2)))
 				opt := newAdam(nt, 1e-3)
 				ws := newWorkspace(sizes, bsz, true)
@@ -66,12 +77,12 @@ func BenchmarkStep(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					assemble(grid, h, w, r, offs, nil, nil, rows, ws.acts[0])
-					forward(sizes, nt.wt, nt.b, ws, bsz)
+					forward(sizes, nt.w, nt.b, ws, bsz)
 					lossGrad(sizes, ws, bsz, tg, true)
 					backward(nt, ws, bsz)
 					opt.step(nt, ws)
 				}
-				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*156800/float64(bsz), "s/epoch")
+				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*DefaultMaxRowsPerEpoch/float64(bsz), "s/epoch")
 			})
 		}
 	}
@@ -79,10 +90,18 @@ func BenchmarkStep(b *testing.B) {
 
 // BenchmarkPredict28 predicts one 28×28 image (R=64, p=5, default hidden,
 // 2048 classes).
-func BenchmarkPredict28(b *testing.B) {
-	const h, w, r, classes = 28, 28, 64, 2048
+func BenchmarkPredict28(b *testing.B) { benchPredict(b, 28, 5) }
+
+// BenchmarkPredict60 predicts one 60×60 image (R=64, p=9, default hidden,
+// 2048 classes).
+func BenchmarkPredict60(b *testing.B) { benchPredict(b, 60, 9) }
+
+func benchPredict(b *testing.B, g, p int) {
+	h, w := g, g
+	const r, classes = 64, 2048
 	grid, targets := benchData(2, h, w, r, classes)
-	m, err := Train(context.Background(), nil, grid, 2, h, w, targets, classes, Config{Epochs: 1, ValFraction: -1})
+	m, err := Train(context.Background(), nil, grid, 2, h, w, targets, classes,
+		Config{Window: p, Epochs: 1, ValFraction: -1, MaxRowsPerEpoch: 256})
 	if err != nil {
 		b.Fatal(err)
 	}

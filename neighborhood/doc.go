@@ -21,9 +21,24 @@
 //
 // Batch inputs are assembled on the fly from the reduced grid, so memory stays
 // O(images·H·W·R + batch·input). All matrix products go through
-// github.com/x/pni/internal/kernels: forward and input-gradient products use
-// GemmTB (A·Bᵀ) against cached transposed weights, and weight gradients (Aᵀ·B)
-// are computed as GemmTB on transposed batch matrices.
+// github.com/x/pni/internal/kernels: the forward product A·W (W stored In×Out,
+// as in [Dense]) is a plain Gemm, the weight gradient Aᵀ·dZ is Gemm on a
+// transposed copy of the batch activations, and the input gradient dZ·Wᵀ is
+// GemmTB. Softmax exponentials and the Adam update are vectorised with
+// github.com/viterin/vek.
+//
+// # Cost
+//
+// An epoch is not a pass over every position: it trains on a fresh seeded
+// sample of Config.MaxRowsPerEpoch positions (default 50,000) and validates
+// on at most max(MaxRowsPerEpoch/3, 20,000) held-out positions, so its cost
+// does not grow with the grid. Measured on the 2 shared cores of the
+// development machine (load average 2.4, i.e. about one free core;
+// BenchmarkEpoch: 200 images, R=64, 2048 classes, hidden {512,512}, batch
+// 256): 9.4 s per epoch at a 28×28 grid with p=5 and 16 s at a 60×60 grid
+// with p=9 (720,000 positions), so the default 5 epochs take about 47 s and
+// 81 s there (less on an idle machine). Predicting one image
+// (BenchmarkPredict28/60) takes 49 ms at 28×28 and 0.38 s at 60×60.
 //
 // The package does no I/O; the root package pni orchestrates it.
 package neighborhood

@@ -3,34 +3,27 @@ package neighborhood
 import (
 	"math"
 
+	"github.com/viterin/vek/vek32"
 	"github.com/x/pni/internal/kernels"
 )
 
 // net holds the MLP parameters during training: w[l] is In×Out (the public
-// layout, Adam updates it), wt[l] its Out×In transpose used by the forward
-// product, b[l] the biases.
+// layout, used as is by the forward product and updated by Adam), b[l] the
+// biases.
 type net struct {
 	sizes []int // input, hidden..., classes
-	w, wt [][]float32
+	w     [][]float32
 	b     [][]float32
 }
 
 func (n *net) layers() int { return len(n.sizes) - 1 }
-
-// refreshT rebuilds wt from w.
-func (n *net) refreshT() {
-	for l := range n.w {
-		transpose(n.w[l], n.sizes[l], n.sizes[l+1], n.wt[l])
-	}
-}
 
 // workspace is per-batch scratch for forward and backward passes.
 type workspace struct {
 	bsz  int
 	acts [][]float32 // acts[0] input bsz×sizes[0]; acts[l] output of layer l (post-ReLU for hidden)
 	dz   [][]float32 // dz[l] gradient w.r.t. the pre-activation of layer l, bsz×sizes[l+1]
-	dzt  []float32   // scratch, Out×bsz
-	at   []float32   // scratch, In×bsz
+	at   []float32   // scratch, In×bsz: the transposed activations of one layer
 	gw   [][]float32 // weight gradients, In×Out
 	gb   [][]float32
 }
@@ -54,19 +47,19 @@ func newWorkspace(sizes []int, bsz int, withGrad bool) *workspace {
 		ws.gb[l] = make([]float32, sizes[l+1])
 		maxW = max(maxW, sizes[l], sizes[l+1])
 	}
-	ws.dzt = make([]float32, maxW*bsz)
 	ws.at = make([]float32, maxW*bsz)
 	return ws
 }
 
 // forward runs the first m rows of ws.acts[0] through the layers given by
-// their transposed weights wt and biases b; the logits land in ws.acts[L].
-func forward(sizes []int, wt, b [][]float32, ws *workspace, m int) {
+// their weights w (In×Out, so each product is a plain Gemm A·W) and biases b;
+// the logits land in ws.acts[L].
+func forward(sizes []int, w, b [][]float32, ws *workspace, m int) {
 	L := len(sizes) - 1
 	for l := 0; l < L; l++ {
 		in, out := sizes[l], sizes[l+1]
 		z := ws.acts[l+1][:m*out]
-		kernels.GemmTB(m, out, in, ws.acts[l][:m*in], wt[l], z, false)
+		kernels.Gemm(m, out, in, ws.acts[l][:m*in], w[l], z, false)
 		bias := b[l]
 		relu := l < L-1
 		kernels.Parallel(m, func(lo, hi int) {
@@ -84,26 +77,29 @@ func forward(sizes []int, wt, b [][]float32, ws *workspace, m int) {
 	}
 }
 
+// expFloor clamps exponents before vek32.Exp_Inplace: exp(−87) ≈ 1.6e−38 is
+// still a normal float32 and is negligible next to the row maximum's 1, while
+// vek's AVX2 exp returns garbage for arguments below about −88.
+const expFloor = -87
+
 // softmaxRows replaces each of the m rows (width c) of x by softmax(row/t).
+// The exponentials use vek32's vectorised exp (relative error below 1e-6 on
+// the arguments that matter, those within ~15 of the maximum).
 func softmaxRows(x []float32, m, c int, t float32) {
 	inv := 1 / t
 	kernels.Parallel(m, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := x[i*c : (i+1)*c]
-			mx := row[0]
-			for _, v := range row[1:] {
-				mx = max(mx, v)
-			}
-			var s float64
+			mx := vek32.Max(row)
 			for j, v := range row {
-				e := float32(math.Exp(float64((v - mx) * inv)))
-				row[j] = e
-				s += float64(e)
+				row[j] = max((v-mx)*inv, expFloor)
 			}
-			is := float32(1 / s)
-			for j := range row {
-				row[j] *= is
+			vek32.Exp_Inplace(row)
+			var s float64
+			for _, v := range row {
+				s += float64(v)
 			}
+			vek32.MulNumber_Inplace(row, float32(1/s))
 		}
 	})
 }
@@ -149,28 +145,18 @@ func lossGrad(sizes []int, ws *workspace, m int, targets []int32, grad bool) (lo
 }
 
 // backward fills ws.gw, ws.gb from ws.dz[L-1] and the activations of the last
-// forward pass over m rows. Weight gradients Aᵀ·dZ are computed as
-// GemmTB(Aᵀ, dZᵀ) on transposed copies; input gradients as GemmTB(dZ, W).
+// forward pass over m rows. Weight gradients Aᵀ·dZ are Gemm(Aᵀ, dZ) on a
+// transposed copy of the activations (dZ is used as is); input gradients
+// dZ·Wᵀ are GemmTB(dZ, W).
 func backward(n *net, ws *workspace, m int) {
 	L := n.layers()
 	for l := L - 1; l >= 0; l-- {
 		in, out := n.sizes[l], n.sizes[l+1]
 		dz := ws.dz[l][:m*out]
-		dzt := ws.dzt[:out*m]
 		at := ws.at[:in*m]
-		transpose(dz, m, out, dzt)
 		transpose(ws.acts[l][:m*in], m, in, at)
-		kernels.GemmTB(in, out, m, at, dzt, ws.gw[l], false)
-		gb := ws.gb[l]
-		kernels.Parallel(out, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				var s float32
-				for _, v := range dzt[j*m : (j+1)*m] {
-					s += v
-				}
-				gb[j] = s
-			}
-		})
+		kernels.Gemm(in, out, m, at, dz, ws.gw[l], false)
+		colSums(dz, m, out, ws.gb[l])
 		if l == 0 {
 			break
 		}
@@ -183,6 +169,20 @@ func backward(n *net, ws *workspace, m int) {
 			}
 		}
 	}
+}
+
+// colSums writes the column sums of the m×c row-major matrix x into s.
+func colSums(x []float32, m, c int, s []float32) {
+	kernels.Parallel((c+63)/64, func(lo, hi int) {
+		j0, j1 := lo*64, min(hi*64, c)
+		dst := s[j0:j1]
+		clear(dst)
+		for i := 0; i < m; i++ {
+			for j, v := range x[i*c+j0 : i*c+j1] {
+				dst[j] += v
+			}
+		}
+	})
 }
 
 // adam is the Adam optimiser state for a net.
@@ -208,13 +208,25 @@ func (a *adam) step(n *net, ws *workspace) {
 	lrT := float32(a.lr * math.Sqrt(1-math.Pow(a.b2, float64(a.t))) / (1 - math.Pow(a.b1, float64(a.t))))
 	b1, b2, eps := float32(a.b1), float32(a.b2), float32(a.eps)
 	upd := func(p, g, m, v []float32) {
-		kernels.Parallel(len(p), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				gi := g[i]
-				mi := b1*m[i] + (1-b1)*gi
-				vi := b2*v[i] + (1-b2)*gi*gi
-				m[i], v[i] = mi, vi
-				p[i] -= lrT * mi / (float32(math.Sqrt(float64(vi))) + eps)
+		const chunk = 1024
+		kernels.Parallel((len(p)+chunk-1)/chunk, func(clo, chi int) {
+			var tb, ub [chunk]float32
+			for c := clo; c < chi; c++ {
+				lo, hi := c*chunk, min((c+1)*chunk, len(p))
+				mc, vc := m[lo:hi], v[lo:hi]
+				for i, gi := range g[lo:hi] {
+					mc[i] = b1*mc[i] + (1-b1)*gi
+					vc[i] = b2*vc[i] + (1-b2)*gi*gi
+				}
+				// p −= lrT·m / (√v + ε), vectorised by vek32.
+				t, u := tb[:hi-lo], ub[:hi-lo]
+				copy(t, vc)
+				vek32.Sqrt_Inplace(t)
+				vek32.AddNumber_Inplace(t, eps)
+				copy(u, mc)
+				vek32.Div_Inplace(u, t)
+				vek32.MulNumber_Inplace(u, lrT)
+				vek32.Sub_Inplace(p[lo:hi], u)
 			}
 		})
 	}
@@ -222,7 +234,6 @@ func (a *adam) step(n *net, ws *workspace) {
 		upd(n.w[l], ws.gw[l], a.mw[l], a.vw[l])
 		upd(n.b[l], ws.gb[l], a.mb[l], a.vb[l])
 	}
-	n.refreshT()
 }
 
 // transpose writes the c×r transpose of the r×c row-major matrix a into t.

@@ -55,7 +55,6 @@ func TestGradientCheck(t *testing.T) {
 			nt.b[l][j] = float32(rng.NormFloat64() * 0.3)
 		}
 	}
-	nt.refreshT()
 	ws := newWorkspace(sizes, m, true)
 	x := ws.acts[0]
 	for i := range x {
@@ -66,7 +65,7 @@ func TestGradientCheck(t *testing.T) {
 	for i, v := range x {
 		x64[i] = float64(v)
 	}
-	forward(sizes, nt.wt, nt.b, ws, m)
+	forward(sizes, nt.w, nt.b, ws, m)
 	loss, _ := lossGrad(sizes, ws, m, targets, true)
 	backward(nt, ws, m)
 
@@ -130,7 +129,7 @@ func TestAdamStep(t *testing.T) {
 	// One Adam step from zero moments moves every parameter by -lr*sign(g)
 	// (up to ε), whatever the gradient's magnitude.
 	sizes := []int{2, 3}
-	nt := &net{sizes: sizes, w: [][]float32{{1, 2, 3, 4, 5, 6}}, wt: [][]float32{make([]float32, 6)}, b: [][]float32{{0, 0, 0}}}
+	nt := &net{sizes: sizes, w: [][]float32{{1, 2, 3, 4, 5, 6}}, b: [][]float32{{0, 0, 0}}}
 	ws := newWorkspace(sizes, 1, true)
 	copy(ws.gw[0], []float32{0.5, -2, 1e-3, -1e-3, 10, 0})
 	copy(ws.gb[0], []float32{1, -1, 0})
@@ -141,9 +140,6 @@ func TestAdamStep(t *testing.T) {
 		if math.Abs(float64(v-wantW[i])) > 1e-5 {
 			t.Errorf("w[%d] = %v, want %v", i, v, wantW[i])
 		}
-	}
-	if nt.wt[0][1] != nt.w[0][3] || nt.wt[0][2] != nt.w[0][1] {
-		t.Errorf("transposed weights not refreshed: %v vs %v", nt.wt[0], nt.w[0])
 	}
 	if math.Abs(float64(nt.b[0][0]+0.01)) > 1e-5 || math.Abs(float64(nt.b[0][1]-0.01)) > 1e-5 || nt.b[0][2] != 0 {
 		t.Errorf("b = %v", nt.b[0])

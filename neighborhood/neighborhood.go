@@ -2,27 +2,36 @@ package neighborhood
 
 import (
 	"fmt"
-	"sync/atomic"
 	"time"
 )
 
 // Defaults used for zero Config fields.
 //
-// Cost was measured on 2 shared cores (BenchmarkStep, extrapolated to one
-// epoch over a 200-image category at a 28×28 grid: 156,800 rows, R=64, p=5,
-// 2048 classes): hidden {256,256} 20 s, {512} 30 s, {512,512} 36 s,
-// {1024,1024} 79 s per epoch at batch 256; batch 512 saves 10-20%, batch 128
-// costs 25-30% more. {512,512} at batch 256 keeps a 6-epoch run to a few
-// minutes while staying close to the prototype's (1024,1024). Accuracy on
-// real features was not measured here.
+// Cost per training step (BenchmarkStep: R=64, 2048 classes, 2 cores shared
+// with other work at load average ≈ 3), reported per 50,000-row epoch
+// without validation, for batch 128/256/512: p=5 (1536 inputs) hidden
+// {256,256} 5.3/4.6/4.2 s, {512} 8.5/7.2/6.6 s, {512,512} 10.4/8.6/7.8 s,
+// {1024,1024} 20.9/18.1/16.1 s; p=9 (5120 inputs) {512,512} 16.7/14.0/12.8 s.
+// The defaults (at most 5 epochs of 50,000 sampled rows, {512,512}, batch
+// 256) keep a 200-image category under a minute at a 28×28 grid and around
+// 1.5 minutes at 60×60 with p=9 on that loaded machine (see the package
+// documentation). Full passes (3 × 156,800 rows at 28×28) reached
+// validation top-1 0.73 on MVTec bottle; the sampled default sees at most
+// 250,000 rows, and its accuracy on real features was not measured here.
 const (
 	DefaultWindow      = 5
-	DefaultEpochs      = 6
+	DefaultEpochs      = 5
 	DefaultBatchSize   = 256
 	DefaultLR          = 1e-3
 	DefaultValFraction = 0.1
 	DefaultPatience    = 2
 	DefaultTemperature = 2
+	// DefaultMaxRowsPerEpoch is the number of training rows sampled per
+	// epoch when Config.MaxRowsPerEpoch is 0.
+	DefaultMaxRowsPerEpoch = 50000
+	// MinValRows is the least number of validation rows kept when
+	// validation is capped (see Config.MaxRowsPerEpoch).
+	MinValRows = 20000
 )
 
 // DefaultHidden is the hidden-layer widths used when Config.Hidden is nil.
@@ -37,9 +46,16 @@ type Config struct {
 	// Hidden holds the hidden-layer widths (ReLU); nil means DefaultHidden.
 	// An empty non-nil slice gives a linear (softmax-regression) model.
 	Hidden []int
-	// Epochs is the maximum number of passes over the training rows;
-	// 0 means DefaultEpochs.
+	// Epochs is the maximum number of epochs; 0 means DefaultEpochs.
 	Epochs int
+	// MaxRowsPerEpoch bounds the cost of an epoch: each epoch trains on a
+	// fresh seeded uniform sample (without replacement) of this many training
+	// rows (positions), or on all of them when there are fewer. It also caps
+	// validation at max(MaxRowsPerEpoch/3, MinValRows) positions of the
+	// held-out images, sampled once. 0 means DefaultMaxRowsPerEpoch; a
+	// negative value trains every epoch on all training rows and validates
+	// on all held-out positions.
+	MaxRowsPerEpoch int
 	// BatchSize is the mini-batch size; 0 means DefaultBatchSize.
 	BatchSize int
 	// LR is Adam's learning rate (β1 0.9, β2 0.999, ε 1e-8); 0 means DefaultLR.
@@ -66,6 +82,8 @@ type Config struct {
 // Epoch describes one finished training epoch.
 type Epoch struct {
 	N         int     // 1-based epoch number
+	Rows      int     // training rows (positions) used in this epoch
+	ValRows   int     // validation rows evaluated; 0 without validation
 	TrainLoss float64 // mean training cross-entropy over the epoch (T = 1)
 	ValLoss   float64 // validation cross-entropy (T = 1); NaN without validation
 	ValTop1   float64 // fraction of validation positions whose argmax is the target; NaN without validation
@@ -96,10 +114,8 @@ type Dense struct {
 }
 
 // Model is a trained neighbourhood MLP. Its exported fields are the complete
-// state (the root package may serialise them); an internal cache of
-// transposed weights is built on first prediction, so do not modify Layers
-// after predicting, and
-// do not copy a Model by value (use *Model).
+// state (the root package may serialise them); prediction reads Layers as
+// they are (no cached copies), so a Model may be built field by field.
 type Model struct {
 	// Reducer maps full-dimension features for Predict; nil allows only
 	// PredictReduced.
@@ -118,8 +134,6 @@ type Model struct {
 	Layers []Dense
 	// Report is the training report.
 	Report Report
-
-	cache atomic.Pointer[predCache]
 }
 
 // InputError reports an argument that cannot be used, and why.

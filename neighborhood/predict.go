@@ -2,15 +2,8 @@ package neighborhood
 
 import "fmt"
 
-// predCache holds transposed weights for the forward product.
-type predCache struct {
-	src []*float32 // &Layers[l].W[0], to detect replaced layers
-	wt  [][]float32
-	b   [][]float32
-}
-
 // predictChunk is the number of positions run through the MLP at once.
-const predictChunk = 256
+const predictChunk = 512
 
 // Predict returns, for one image's full-dimension features feats (h×w×D,
 // row-major), the h·w × Classes probabilities softmax(logits/T), row-major.
@@ -50,10 +43,13 @@ func (m *Model) PredictReduced(reduced []float32, h, w int) ([]float32, error) {
 	if len(reduced) != h*w*r {
 		return nil, &InputError{"reduced", fmt.Sprintf("has %d values, want h*w*R = %d*%d*%d = %d", len(reduced), h, w, r, h*w*r)}
 	}
-	pc := m.transposed(sizes)
+	L := len(sizes) - 1
+	wts, bs := make([][]float32, L), make([][]float32, L)
+	for l, d := range m.Layers {
+		wts[l], bs[l] = d.W, d.B
+	}
 	offs := offsets(m.Window)
 	c := m.Classes
-	L := len(sizes) - 1
 	out := make([]float32, h*w*c)
 	chunk := min(predictChunk, h*w)
 	ws := newWorkspace(sizes[:L], chunk, false) // the last activation is written straight into out
@@ -67,7 +63,7 @@ func (m *Model) PredictReduced(reduced []float32, h, w int) ([]float32, error) {
 		}
 		assemble(reduced, h, w, r, offs, m.InMean, m.InScale, rows[:b], ws.acts[0][:b*sizes[0]])
 		ws.acts[L] = out[lo*c : hi*c]
-		forward(sizes, pc.wt, pc.b, ws, b)
+		forward(sizes, wts, bs, ws, b)
 		softmaxRows(ws.acts[L], b, c, m.Temperature)
 	}
 	return out, nil
@@ -111,34 +107,4 @@ func (m *Model) shapes() ([]int, int, error) {
 		return bad("InMean/InScale must both be nil or both have length R=%d (got %d, %d)", r, len(m.InMean), len(m.InScale))
 	}
 	return sizes, r, nil
-}
-
-// transposed returns the cached transposed weights, building them on first
-// use (or when Layers were replaced).
-func (m *Model) transposed(sizes []int) *predCache {
-	if pc := m.cache.Load(); pc != nil && pc.matches(m.Layers) {
-		return pc
-	}
-	pc := &predCache{}
-	for l, d := range m.Layers {
-		t := make([]float32, len(d.W))
-		transpose(d.W, sizes[l], sizes[l+1], t)
-		pc.wt = append(pc.wt, t)
-		pc.b = append(pc.b, d.B)
-		pc.src = append(pc.src, &d.W[0])
-	}
-	m.cache.Store(pc)
-	return pc
-}
-
-func (pc *predCache) matches(ls []Dense) bool {
-	if len(ls) != len(pc.src) {
-		return false
-	}
-	for l, d := range ls {
-		if &d.W[0] != pc.src[l] {
-			return false
-		}
-	}
-	return true
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
 type resolved struct {
 	window, epochs, batch, patience int
+	maxRows                         int // < 0: all rows
 	hidden                          []int
 	lr, valFrac, temp               float64
 }
@@ -33,6 +35,10 @@ func (cfg *Config) resolve() (resolved, error) {
 	}
 	if r.epochs == 0 {
 		r.epochs = DefaultEpochs
+	}
+	r.maxRows = cfg.MaxRowsPerEpoch
+	if r.maxRows == 0 {
+		r.maxRows = DefaultMaxRowsPerEpoch
 	}
 	if r.batch == 0 {
 		r.batch = DefaultBatchSize
@@ -74,7 +80,8 @@ func (cfg *Config) resolve() (resolved, error) {
 //
 // The MLP has ReLU hidden layers (cfg.Hidden) and is trained with softmax
 // cross-entropy and Adam on seeded shuffled mini-batches, whose inputs are
-// assembled on the fly. Whole images are held out for validation; training
+// assembled on the fly; each epoch draws a fresh sample of at most
+// cfg.MaxRowsPerEpoch training positions. Whole images are held out for validation; training
 // stops early when the validation loss has not improved for cfg.Patience
 // epochs, and the weights of the best validation epoch are kept. Features are
 // standardised per reduced dimension with statistics of the training images.
@@ -132,6 +139,11 @@ func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, ta
 	// Split by image.
 	var trainRows, valRows []int32
 	m.Report.ValImages, trainRows, valRows = splitByImage(rng, n, h*w, rc.valFrac)
+	perEpoch := len(trainRows)
+	if rc.maxRows > 0 {
+		perEpoch = min(perEpoch, rc.maxRows)
+		valRows = sampleRows(rng, valRows, max(rc.maxRows/3, MinValRows))
+	}
 
 	// Standardisation statistics over the training images.
 	mean, scale, err := standardise(reduced, r, trainRows)
@@ -149,11 +161,11 @@ func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, ta
 	}
 	nt := initNet(sizes, rng)
 	opt := newAdam(nt, rc.lr)
-	bsz := min(rc.batch, len(trainRows))
+	bsz := min(rc.batch, perEpoch)
 	ws := newWorkspace(sizes, bsz, true)
 	var evalWS *workspace
 	if len(valRows) > 0 {
-		evalWS = newWorkspace(sizes, min(rc.batch, len(valRows)), false)
+		evalWS = newWorkspace(sizes, min(max(rc.batch, predictChunk), len(valRows)), false)
 	}
 	var bestW, bestB [][]float32
 	bestLoss, bestTop1 := math.Inf(1), math.NaN()
@@ -161,26 +173,26 @@ func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, ta
 	batchTargets := make([]int32, bsz)
 	for ep := 1; ep <= rc.epochs; ep++ {
 		start := time.Now()
-		rng.Shuffle(len(trainRows), func(i, j int) { trainRows[i], trainRows[j] = trainRows[j], trainRows[i] })
+		epochRows := partialShuffle(rng, trainRows, perEpoch)
 		var sum float64
-		for lo := 0; lo < len(trainRows); lo += bsz {
+		for lo := 0; lo < perEpoch; lo += bsz {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			hi := min(lo+bsz, len(trainRows))
+			hi := min(lo+bsz, perEpoch)
 			b := hi - lo
-			batch := trainRows[lo:hi]
+			batch := epochRows[lo:hi]
 			assemble(reduced, h, w, r, offs, mean, scale, batch, ws.acts[0][:b*in])
 			for i, k := range batch {
 				batchTargets[i] = targets[k]
 			}
-			forward(sizes, nt.wt, nt.b, ws, b)
+			forward(sizes, nt.w, nt.b, ws, b)
 			loss, _ := lossGrad(sizes, ws, b, batchTargets[:b], true)
 			backward(nt, ws, b)
 			opt.step(nt, ws)
 			sum += loss
 		}
-		e := Epoch{N: ep, TrainLoss: sum / float64(len(trainRows)), ValLoss: math.NaN(), ValTop1: math.NaN()}
+		e := Epoch{N: ep, Rows: perEpoch, ValRows: len(valRows), TrainLoss: sum / float64(perEpoch), ValLoss: math.NaN(), ValTop1: math.NaN()}
 		if math.IsNaN(e.TrainLoss) || math.IsInf(e.TrainLoss, 0) {
 			return nil, fmt.Errorf("neighborhood: training diverged at epoch %d (loss %v); lower Config.LR", ep, e.TrainLoss)
 		}
@@ -233,7 +245,7 @@ func evaluate(ctx context.Context, nt *net, sizes []int, ws *workspace, grid []f
 		for i, k := range rows[lo:hi] {
 			tg[i] = targets[k]
 		}
-		forward(sizes, nt.wt, nt.b, ws, b)
+		forward(sizes, nt.w, nt.b, ws, b)
 		l, c := lossGrad(sizes, ws, b, tg[:b], false)
 		loss += l
 		correct += c
@@ -273,7 +285,7 @@ func standardise(grid []float32, r int, rows []int32) ([]float32, []float32, err
 
 func initNet(sizes []int, rng *rand.Rand) *net {
 	L := len(sizes) - 1
-	nt := &net{sizes: sizes, w: make([][]float32, L), wt: make([][]float32, L), b: make([][]float32, L)}
+	nt := &net{sizes: sizes, w: make([][]float32, L), b: make([][]float32, L)}
 	for l := 0; l < L; l++ {
 		in, out := sizes[l], sizes[l+1]
 		std := math.Sqrt(2 / float64(in)) // He init for ReLU layers
@@ -285,10 +297,8 @@ func initNet(sizes []int, rng *rand.Rand) *net {
 			wl[i] = float32(rng.NormFloat64() * std)
 		}
 		nt.w[l] = wl
-		nt.wt[l] = make([]float32, in*out)
 		nt.b[l] = make([]float32, out)
 	}
-	nt.refreshT()
 	return nt
 }
 
@@ -303,6 +313,28 @@ func snapshot(src, dst [][]float32) [][]float32 {
 		copy(dst[i], src[i])
 	}
 	return dst
+}
+
+// sampleRows returns rows unchanged when it has at most k entries, else a
+// uniform sample of k of them drawn with rng, in increasing order.
+func sampleRows(rng *rand.Rand, rows []int32, k int) []int32 {
+	if len(rows) <= k {
+		return rows
+	}
+	s := partialShuffle(rng, slices.Clone(rows), k)
+	slices.Sort(s)
+	return s
+}
+
+// partialShuffle runs the first k steps of a Fisher–Yates shuffle of rows in
+// place and returns rows[:k]: a uniform sample of k rows without
+// replacement, in random order.
+func partialShuffle(rng *rand.Rand, rows []int32, k int) []int32 {
+	for i := range k {
+		j := i + rng.IntN(len(rows)-i)
+		rows[i], rows[j] = rows[j], rows[i]
+	}
+	return rows[:k]
 }
 
 // splitByImage draws round(n·frac) validation images (at least 1 when n > 1

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/viterin/vek/vek32"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/x/pni/internal/kernels"
@@ -28,6 +29,7 @@ type Index struct {
 	Basis    []float32 // D x R, orthonormal columns
 	Proj     []float32 // K x R: (Data - Mean) · Basis
 	ProjNorm []float32 // K
+	maxNorm  float32   // largest of Norm
 }
 
 // Build computes the PCA basis of data (k rows of dimension d) and projects
@@ -40,6 +42,7 @@ func Build(data []float32, k, d, r int) (*Index, error) {
 	ix := &Index{K: k, D: d, R: r, Data: data[:k*d]}
 	ix.Norm = make([]float32, k)
 	kernels.SqNorms(ix.Data, d, ix.Norm)
+	ix.maxNorm = vek32.Max(ix.Norm)
 	mean := make([]float64, d)
 	for i := 0; i < k; i++ {
 		for j, v := range ix.Data[i*d : (i+1)*d] {
@@ -174,85 +177,49 @@ func (ix *Index) Search(q []float32, n int, allow Allow, idx []int32, dist []flo
 		qp := ix.project(qs, rows)
 		kernels.SqDists(qp, rows, ix.Proj, ix.K, ix.R, nil, ix.ProjNorm, lb[:rows*ix.K])
 		kernels.Parallel(rows, func(a, b int) {
+			cand := make([]bool, ix.K)
 			for i := a; i < b; i++ {
 				var ok []bool
 				if allow != nil {
 					ok = allow(lo + i)
 				}
-				idx[lo+i], dist[lo+i] = ix.refine(qs[i*ix.D:(i+1)*ix.D], lb[i*ix.K:(i+1)*ix.K], ok)
+				idx[lo+i], dist[lo+i] = ix.refine(qs[i*ix.D:(i+1)*ix.D], lb[i*ix.K:(i+1)*ix.K], ok, cand)
 			}
 		})
 	}
 }
 
-// refine finds the exact nearest allowed row given the lower bounds lb.
-func (ix *Index) refine(q []float32, lb []float32, ok []bool) (int32, float32) {
-	qn := kernels.Dot(q, q)
-	exact := func(c int) float32 {
-		v := qn + ix.Norm[c] - 2*kernels.Dot(q, ix.Data[c*ix.D:(c+1)*ix.D])
-		return max(v, 0)
-	}
-	// Seed with the few smallest bounds.
-	const seeds = 4
-	var cand [seeds]int
-	nc := 0
-	for c, v := range lb {
-		if ok != nil && !ok[c] {
-			continue
-		}
-		if nc < seeds {
-			cand[nc] = c
-			nc++
-			for j := nc - 1; j > 0 && lb[cand[j]] < lb[cand[j-1]]; j-- {
-				cand[j], cand[j-1] = cand[j-1], cand[j]
-			}
-			continue
-		}
-		if v < lb[cand[seeds-1]] {
-			cand[seeds-1] = c
-			for j := seeds - 1; j > 0 && lb[cand[j]] < lb[cand[j-1]]; j-- {
-				cand[j], cand[j-1] = cand[j-1], cand[j]
+// refine finds the exact nearest allowed row given the lower bounds lb (which
+// it may overwrite): the row with the smallest bound first, then every row
+// whose bound could still beat the best exact distance. The slack covers the
+// float32 rounding of squared distances computed as ||q||² + ||c||² - 2q·c.
+// cand is a K-long scratch slice.
+func (ix *Index) refine(q []float32, lb []float32, ok []bool, cand []bool) (int32, float32) {
+	if ok != nil {
+		inf := float32(math.Inf(1))
+		for c, a := range ok {
+			if !a {
+				lb[c] = inf
 			}
 		}
 	}
-	if nc == 0 {
+	seed := vek32.ArgMin(lb)
+	if seed < 0 || math.IsInf(float64(lb[seed]), 1) { // nothing allowed
 		return -1, float32(math.Inf(1))
 	}
-	best, bi := float32(math.Inf(1)), -1
-	for _, c := range cand[:nc] {
+	qn := kernels.Dot(q, q)
+	exact := func(c int) float32 {
+		return max(qn+ix.Norm[c]-2*kernels.Dot(q, ix.Data[c*ix.D:(c+1)*ix.D]), 0)
+	}
+	best, bi := exact(seed), seed
+	vek32.LteNumber_Into(cand, lb, best+1e-4*(qn+ix.maxNorm)+1e-6)
+	for c, in := range cand {
+		if !in || c == seed {
+			continue
+		}
 		if d := exact(c); d < best || (d == best && c < bi) {
 			best, bi = d, c
 		}
 	}
-	// Every row whose bound could still beat best gets an exact distance. The
-	// slack covers float32 rounding in the bounds (relative 1e-3 of the scale).
-	for c, v := range lb {
-		if ok != nil && !ok[c] {
-			continue
-		}
-		if v-slack(qn, ix.Norm[c]) <= best {
-			if seeded(cand[:nc], c) {
-				continue
-			}
-			if d := exact(c); d < best || (d == best && c < bi) {
-				best, bi = d, c
-			}
-		}
-	}
 	return int32(bi), best
-}
-
-func seeded(cand []int, c int) bool {
-	for _, s := range cand {
-		if s == c {
-			return true
-		}
-	}
-	return false
-}
-
-// slack bounds the float32 rounding of a squared distance computed as
-// ||q||² + ||c||² - 2q·c.
-func slack(qn, cn float32) float32 {
-	return 1e-4*(qn+cn) + 1e-6
 }

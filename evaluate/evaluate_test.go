@@ -3,7 +3,6 @@ package evaluate
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -55,7 +54,7 @@ var patchCore = []pni.Option{pni.WithPosition(false), pni.WithNeighborhood(false
 // section 9 (I .8788, P .9319, AUPRO .7030), and PNI with its position part.
 func TestGridPipeline(t *testing.T) {
 	rep := runSet(t, "mvtec_ad/grid", append([]pni.Option{pni.WithPreset(pni.PresetMVTec)}, patchCore...)...)
-	checkFloors(t, "grid mvtec patchcore", rep.Overall, floors{0.86, 0.925, 0.68})
+	checkFloors(t, "grid mvtec patchcore", rep.Overall, floors{0.87, 0.927, 0.69})
 	if rep.NTrain != 25 || rep.NTest != 14 || len(rep.PerKind) == 0 {
 		t.Errorf("counts: %d train, %d test, %d kinds", rep.NTrain, rep.NTest, len(rep.PerKind))
 	}
@@ -75,7 +74,7 @@ func TestGridPaperPreset(t *testing.T) {
 	}
 	rep := runSet(t, "mvtec_ad/grid", append([]pni.Option{pni.WithPreset(pni.PresetPaper)}, patchCore...)...)
 	// Prototype: I 1.000, P .9955, AUPRO .984.
-	checkFloors(t, "grid paper patchcore", rep.Overall, floors{0.98, 0.993, 0.97})
+	checkFloors(t, "grid paper patchcore", rep.Overall, floors{0.99, 0.993, 0.975})
 }
 
 func TestTireMVTec(t *testing.T) {
@@ -84,7 +83,7 @@ func TestTireMVTec(t *testing.T) {
 	}
 	rep := runSet(t, "mvtec3d_tire", append([]pni.Option{pni.WithPreset(pni.PresetMVTec)}, patchCore...)...)
 	// Prototype: I .7857, P .9871, AUPRO .9434.
-	checkFloors(t, "tire mvtec patchcore", rep.Overall, floors{0.76, 0.984, 0.93})
+	checkFloors(t, "tire mvtec patchcore", rep.Overall, floors{0.785, 0.984, 0.932})
 	// PNI with both parts (the MLP learns on tire: validation top-1 about 0.7)
 	// is never worse than PatchCore beyond noise.
 	full := runSet(t, "mvtec3d_tire", pni.WithPreset(pni.PresetMVTec))
@@ -97,12 +96,12 @@ func TestTireMVTec(t *testing.T) {
 }
 
 func TestTirePaperPreset(t *testing.T) {
-	if os.Getenv("PNI_LONG") == "" {
-		t.Skip("set PNI_LONG=1 for the 480-px tire run (several minutes)")
+	if testing.Short() {
+		t.Skip("short mode")
 	}
 	rep := runSet(t, "mvtec3d_tire", append([]pni.Option{pni.WithPreset(pni.PresetPaper)}, patchCore...)...)
 	// Prototype: I .890, P .9971, AUPRO .987.
-	checkFloors(t, "tire paper patchcore", rep.Overall, floors{0.87, 0.995, 0.98})
+	checkFloors(t, "tire paper patchcore", rep.Overall, floors{0.87, 0.994, 0.976})
 }
 
 func TestBottleImageOnly(t *testing.T) {

@@ -343,28 +343,13 @@ func (d *dec) bytes() []byte {
 	n := d.u64()
 	return bytes.Clone(d.take(n))
 }
-func (d *dec) f32s() []float32 {
-	n := d.u64()
-	if n == 0 {
-		return nil
-	}
-	if n > uint64(len(d.b))/4 {
-		if d.err == nil {
-			d.err = errors.New("truncated payload")
-		}
-		return nil
-	}
-	b := d.take(n * 4)
-	if b == nil {
-		return nil
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v
-}
+func (d *dec) f32s() []float32 { return decodeSlice(d, math.Float32frombits) }
 func (d *dec) i32s() []int32 {
+	return decodeSlice(d, func(u uint32) int32 { return int32(u) })
+}
+
+// decodeSlice reads a length-prefixed slice of 4-byte little-endian values.
+func decodeSlice[T any](d *dec, conv func(uint32) T) []T {
 	n := d.u64()
 	if n == 0 {
 		return nil
@@ -379,9 +364,9 @@ func (d *dec) i32s() []int32 {
 	if b == nil {
 		return nil
 	}
-	v := make([]int32, n)
+	v := make([]T, n)
 	for i := range v {
-		v[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+		v[i] = conv(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return v
 }

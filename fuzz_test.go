@@ -1,0 +1,68 @@
+package pni
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/x/pni/neighborhood"
+)
+
+// FuzzUnmarshal feeds damaged model files to Unmarshal: it must return an
+// error or a model that saves back to the same bytes, never panic.
+func FuzzUnmarshal(f *testing.F) {
+	m, err := Fit(context.Background(), normals(4), smallFuzzModel()...)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:40])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Unmarshal(data)
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := m.Save(&out); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), data) {
+			t.Fatal("a model that loads does not save back to the same bytes")
+		}
+	})
+}
+
+// FuzzDecodePayload fuzzes the payload decoder behind the checksum, which
+// random mutations of whole files rarely get past.
+func FuzzDecodePayload(f *testing.F) {
+	m, err := Fit(context.Background(), normals(4), smallFuzzModel()...)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		f.Fatal(err)
+	}
+	b := buf.Bytes()
+	f.Add(b[20 : len(b)-4])
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		m, err := decodePayload(&dec{b: payload})
+		if err != nil {
+			return
+		}
+		if m.index == nil || m.bb == nil {
+			t.Fatal("a decoded model lacks its search index or backbone")
+		}
+	})
+}
+
+// smallFuzzModel keeps the seed model file small (a 3x3 window and one
+// 4-unit hidden layer), so that the fuzzer mutates kilobytes, not megabytes.
+func smallFuzzModel() []Option {
+	return tinyOpts(WithNeighborhood(true), WithMinValTop1(0), WithWindow(3),
+		WithNeighborhoodConfig(neighborhood.Config{Hidden: []int{4}, Epochs: 1}))
+}

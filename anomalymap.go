@@ -1,6 +1,10 @@
 package pni
 
-import "math"
+import (
+	"math"
+
+	"github.com/x/pni/internal/kernels"
+)
 
 // resizeBilinear resamples the h x w grid src to oh x ow with bilinear
 // interpolation and align_corners=false (torch.nn.functional.interpolate's
@@ -58,9 +62,8 @@ func gaussianBlur(img []float32, h, w int, sigma float64) {
 	for i := range k {
 		k[i] /= sum
 	}
-	line := make([]float64, max(h, w)+4*r+2)
-	out := make([]float64, max(h, w))
-	pass := func(n int, get func(i int) float32, set func(i int, v float32)) {
+	// pass filters n samples read by get and written by set, with its own buffers.
+	pass := func(n int, line, out []float64, get func(i int) float32, set func(i int, v float32)) {
 		for i := -r; i < n+r; i++ {
 			line[i+r] = float64(get(reflect(i, n)))
 		}
@@ -75,13 +78,22 @@ func gaussianBlur(img []float32, h, w int, sigma float64) {
 			set(i, float32(out[i]))
 		}
 	}
-	for y := 0; y < h; y++ {
-		row := img[y*w : (y+1)*w]
-		pass(w, func(i int) float32 { return row[i] }, func(i int, v float32) { row[i] = v })
+	bufs := func() ([]float64, []float64) {
+		return make([]float64, max(h, w)+2*r+1), make([]float64, max(h, w))
 	}
-	for x := 0; x < w; x++ {
-		pass(h, func(i int) float32 { return img[i*w+x] }, func(i int, v float32) { img[i*w+x] = v })
-	}
+	kernels.Parallel(h, func(lo, hi int) {
+		line, out := bufs()
+		for y := lo; y < hi; y++ {
+			row := img[y*w : (y+1)*w]
+			pass(w, line, out, func(i int) float32 { return row[i] }, func(i int, v float32) { row[i] = v })
+		}
+	})
+	kernels.Parallel(w, func(lo, hi int) {
+		line, out := bufs()
+		for x := lo; x < hi; x++ {
+			pass(h, line, out, func(i int) float32 { return img[i*w+x] }, func(i int, v float32) { img[i*w+x] = v })
+		}
+	})
 }
 
 // reflect maps i into [0, n) by half-sample symmetric reflection.
@@ -108,8 +120,16 @@ func toOriginal(m []float32, mw, mh, resW, resH, ow, oh int) []float32 {
 	offX, offY = math.RoundToEven(offX), math.RoundToEven(offY) // torchvision CenterCrop
 	dst := make([]float32, ow*oh)
 	sx, sy := float64(resW)/float64(ow), float64(resH)/float64(oh)
+	kernels.Parallel(oh, func(ylo, yhi int) {
+		resampleRows(m, dst, mw, mh, ow, ylo, yhi, sx, sy, offX, offY)
+	})
+	return dst
+}
+
+// resampleRows fills rows [ylo, yhi) of toOriginal's output.
+func resampleRows(m, dst []float32, mw, mh, ow, ylo, yhi int, sx, sy, offX, offY float64) {
 	clampf := func(v float64, hi int) float64 { return math.Max(0, math.Min(v, float64(hi-1))) }
-	for y := 0; y < oh; y++ {
+	for y := ylo; y < yhi; y++ {
 		fy := clampf((float64(y)+0.5)*sy-0.5-offY, mh)
 		y0 := int(fy)
 		y1 := min(y0+1, mh-1)
@@ -124,5 +144,4 @@ func toOriginal(m []float32, mw, mh, resW, resH, ow, oh int) []float32 {
 			dst[y*ow+x] = a + (b-a)*wy
 		}
 	}
-	return dst
 }

@@ -30,6 +30,7 @@ type Index struct {
 	Proj     []float32 // K x R: (Data - Mean) · Basis
 	ProjNorm []float32 // K
 	maxNorm  float32   // largest of Norm
+	aug      []float32 // K x (R+1): [-2·Proj | ProjNorm]
 }
 
 // Build computes the PCA basis of data (k rows of dimension d) and projects
@@ -72,6 +73,16 @@ func Build(data []float32, k, d, r int) (*Index, error) {
 	ix.Proj = ix.project(ix.Data, k)
 	ix.ProjNorm = make([]float32, k)
 	kernels.SqNorms(ix.Proj, r, ix.ProjNorm)
+	// aug = [-2·Proj | ProjNorm]: one product with [q | 1] gives
+	// ||p||² - 2q·p, the bound less its per-query constant ||q||².
+	ix.aug = make([]float32, k*(r+1))
+	for i := 0; i < k; i++ {
+		row := ix.aug[i*(r+1) : (i+1)*(r+1)]
+		for j, v := range ix.Proj[i*r : (i+1)*r] {
+			row[j] = -2 * v
+		}
+		row[r] = ix.ProjNorm[i]
+	}
 	return ix, nil
 }
 
@@ -175,7 +186,16 @@ func (ix *Index) Search(q []float32, n int, allow Allow, idx []int32, dist []flo
 		rows := hi - lo
 		qs := q[lo*ix.D : hi*ix.D]
 		qp := ix.project(qs, rows)
-		kernels.SqDists(qp, rows, ix.Proj, ix.K, ix.R, nil, ix.ProjNorm, lb[:rows*ix.K])
+		r1 := ix.R + 1
+		qa := make([]float32, rows*r1)
+		qn := make([]float32, rows)
+		for i := 0; i < rows; i++ {
+			row := qp[i*ix.R : (i+1)*ix.R]
+			copy(qa[i*r1:], row)
+			qa[i*r1+ix.R] = 1
+			qn[i] = kernels.Dot(row, row)
+		}
+		kernels.GemmTB(rows, ix.K, r1, qa, ix.aug, lb[:rows*ix.K], false)
 		kernels.Parallel(rows, func(a, b int) {
 			cand := make([]bool, ix.K)
 			for i := a; i < b; i++ {
@@ -183,18 +203,18 @@ func (ix *Index) Search(q []float32, n int, allow Allow, idx []int32, dist []flo
 				if allow != nil {
 					ok = allow(lo + i)
 				}
-				idx[lo+i], dist[lo+i] = ix.refine(qs[i*ix.D:(i+1)*ix.D], lb[i*ix.K:(i+1)*ix.K], ok, cand)
+				idx[lo+i], dist[lo+i] = ix.refine(qs[i*ix.D:(i+1)*ix.D], lb[i*ix.K:(i+1)*ix.K], qn[i], ok, cand)
 			}
 		})
 	}
 }
 
-// refine finds the exact nearest allowed row given the lower bounds lb (which
-// it may overwrite): the row with the smallest bound first, then every row
+// refine finds the exact nearest allowed row given the lower bounds lb + off
+// (lb may be overwritten): the row with the smallest bound first, then every row
 // whose bound could still beat the best exact distance. The slack covers the
 // float32 rounding of squared distances computed as ||q||² + ||c||² - 2q·c.
 // cand is a K-long scratch slice.
-func (ix *Index) refine(q []float32, lb []float32, ok []bool, cand []bool) (int32, float32) {
+func (ix *Index) refine(q []float32, lb []float32, off float32, ok []bool, cand []bool) (int32, float32) {
 	if ok != nil {
 		inf := float32(math.Inf(1))
 		for c, a := range ok {
@@ -212,7 +232,7 @@ func (ix *Index) refine(q []float32, lb []float32, ok []bool, cand []bool) (int3
 		return max(qn+ix.Norm[c]-2*kernels.Dot(q, ix.Data[c*ix.D:(c+1)*ix.D]), 0)
 	}
 	best, bi := exact(seed), seed
-	vek32.LteNumber_Into(cand, lb, best+1e-4*(qn+ix.maxNorm)+1e-6)
+	vek32.LteNumber_Into(cand, lb, best-off+1e-4*(qn+ix.maxNorm)+1e-6)
 	for c, in := range cand {
 		if !in || c == seed {
 			continue

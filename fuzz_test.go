@@ -11,16 +11,9 @@ import (
 // FuzzUnmarshal feeds damaged model files to Unmarshal: it must return an
 // error or a model that saves back to the same bytes, never panic.
 func FuzzUnmarshal(f *testing.F) {
-	m, err := Fit(context.Background(), normals(4), smallFuzzModel()...)
-	if err != nil {
-		f.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := m.Save(&buf); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(buf.Bytes())
-	f.Add(buf.Bytes()[:40])
+	b := fuzzSeed(f)
+	f.Add(b)
+	f.Add(b[:40])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Unmarshal(data)
 		if err != nil {
@@ -39,15 +32,7 @@ func FuzzUnmarshal(f *testing.F) {
 // FuzzDecodePayload fuzzes the payload decoder behind the checksum, which
 // random mutations of whole files rarely get past.
 func FuzzDecodePayload(f *testing.F) {
-	m, err := Fit(context.Background(), normals(4), smallFuzzModel()...)
-	if err != nil {
-		f.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := m.Save(&buf); err != nil {
-		f.Fatal(err)
-	}
-	b := buf.Bytes()
+	b := fuzzSeed(f)
 	f.Add(b[20 : len(b)-4])
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		m, err := decodePayload(&dec{b: payload})
@@ -58,6 +43,19 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatal("a decoded model lacks its search index or backbone")
 		}
 	})
+}
+
+// fuzzSeed fits a small model and returns its file's bytes.
+func fuzzSeed(f *testing.F) []byte {
+	m, err := Fit(context.Background(), normals(4), smallFuzzModel()...)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		f.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // smallFuzzModel keeps the seed model file small (a 3x3 window and one

@@ -96,28 +96,7 @@ func gaussian(rng *rand.Rand, n, d int) []float32 {
 }
 
 // mixture returns n rows from a mixture of comps low-rank Gaussians in d dims (rank 4 plus noise).
-func mixture(rng *rand.Rand, n, d, comps int) []float32 {
-	const rank = 4
-	means := gaussian(rng, comps, d)
-	basis := gaussian(rng, comps*rank, d)
-	x := make([]float32, n*d)
-	for i := 0; i < n; i++ {
-		c := rng.IntN(comps)
-		row := x[i*d : (i+1)*d]
-		copy(row, means[c*d:(c+1)*d])
-		for j := 0; j < rank; j++ {
-			g := float32(rng.NormFloat64() * 0.5)
-			b := basis[(c*rank+j)*d : (c*rank+j+1)*d]
-			for t := range row {
-				row[t] += g * b[t]
-			}
-		}
-		for t := range row {
-			row[t] += float32(rng.NormFloat64() * 0.05)
-		}
-	}
-	return x
-}
+func mixture(rng *rand.Rand, n, d, comps int) []float32 { return mixtureRank(rng, n, d, comps, 4) }
 
 // TestGreedyLine checks the farthest-point order on points of a line, computed by hand.
 func TestGreedyLine(t *testing.T) {

@@ -62,40 +62,30 @@ func (m *Model) badAttr(n *node, name string, v any) error {
 
 // attribute accessors; a present attribute of the wrong type is a FormatError.
 
-func (m *Model) attrInt(n *node, name string, def int64) (int64, error) {
+// attrOf returns attribute name of n as a T, def when it is absent.
+func attrOf[T any](m *Model, n *node, name string, def T) (T, error) {
 	v, ok := n.attrs[name]
 	if !ok {
 		return def, nil
 	}
-	i, ok := v.(int64)
+	t, ok := v.(T)
 	if !ok {
-		return 0, m.badAttr(n, name, v)
+		var zero T
+		return zero, m.badAttr(n, name, v)
 	}
-	return i, nil
+	return t, nil
+}
+
+func (m *Model) attrInt(n *node, name string, def int64) (int64, error) {
+	return attrOf(m, n, name, def)
 }
 
 func (m *Model) attrFloat(n *node, name string, def float32) (float32, error) {
-	v, ok := n.attrs[name]
-	if !ok {
-		return def, nil
-	}
-	f, ok := v.(float32)
-	if !ok {
-		return 0, m.badAttr(n, name, v)
-	}
-	return f, nil
+	return attrOf(m, n, name, def)
 }
 
 func (m *Model) attrString(n *node, name, def string) (string, error) {
-	v, ok := n.attrs[name]
-	if !ok {
-		return def, nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", m.badAttr(n, name, v)
-	}
-	return s, nil
+	return attrOf(m, n, name, def)
 }
 
 func (m *Model) attrInts(n *node, name string) ([]int, bool, error) {

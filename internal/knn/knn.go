@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"sync"
 
 	"github.com/viterin/vek/vek32"
 	"gonum.org/v1/gonum/mat"
@@ -31,6 +32,8 @@ type Index struct {
 	ProjNorm []float32 // K
 	maxNorm  float32   // largest of Norm
 	aug      []float32 // K x (R+1): [-2·Proj | ProjNorm]
+	meanProj []float32 // Mean·Basis
+	lbPool   sync.Pool // *[]float32 scratch for the bounds of one block of queries
 }
 
 // Build computes the PCA basis of data (k rows of dimension d) and projects
@@ -70,6 +73,8 @@ func Build(data []float32, k, d, r int) (*Index, error) {
 		kernels.GemmTB(d, d, n, xt[:d*n], xt[:d*n], cov, lo > 0)
 	}
 	ix.Basis = topEigenvectors(cov, d, r)
+	ix.meanProj = make([]float32, r)
+	kernels.Gemm(1, r, d, ix.Mean, ix.Basis, ix.meanProj, false)
 	ix.Proj = ix.project(ix.Data, k)
 	ix.ProjNorm = make([]float32, k)
 	kernels.SqNorms(ix.Proj, r, ix.ProjNorm)
@@ -157,16 +162,13 @@ func topEigenvectors(cov []float32, d, r int) []float32 {
 }
 
 // project returns (x - Mean) · Basis for n rows.
+// It is computed as x·Basis - Mean·Basis, without a centred copy of x.
 func (ix *Index) project(x []float32, n int) []float32 {
-	c := make([]float32, n*ix.D)
-	for i := 0; i < n; i++ {
-		src, dst := x[i*ix.D:(i+1)*ix.D], c[i*ix.D:(i+1)*ix.D]
-		for j, v := range src {
-			dst[j] = v - ix.Mean[j]
-		}
-	}
 	out := make([]float32, n*ix.R)
-	kernels.Gemm(n, ix.R, ix.D, c, ix.Basis, out, false)
+	kernels.Gemm(n, ix.R, ix.D, x, ix.Basis, out, false)
+	for i := 0; i < n; i++ {
+		vek32.Sub_Inplace(out[i*ix.R:(i+1)*ix.R], ix.meanProj)
+	}
 	return out
 }
 
@@ -180,7 +182,13 @@ type Allow func(i int) []bool
 // dist[i]. A row with nothing allowed gets idx -1 and dist +Inf.
 func (ix *Index) Search(q []float32, n int, allow Allow, idx []int32, dist []float32) {
 	const block = 256
-	lb := make([]float32, block*ix.K)
+	lbp, _ := ix.lbPool.Get().(*[]float32)
+	if lbp == nil {
+		buf := make([]float32, block*ix.K)
+		lbp = &buf
+	}
+	defer ix.lbPool.Put(lbp)
+	lb := *lbp
 	for lo := 0; lo < n; lo += block {
 		hi := min(lo+block, n)
 		rows := hi - lo

@@ -61,12 +61,12 @@ func splitKeys(pos, neg []uint32, scores []float32, labels []bool) ([]uint32, []
 	return pos, neg, nil
 }
 
-// rocArea is the exact trapezoid area under the ROC curve of sorted
-// (ascending) positive and negative keys, thresholds descending.
-func rocArea(pos, neg []uint32) float64 {
+// sweepThresholds walks the distinct thresholds of sorted (ascending)
+// positive and negative keys from the highest down, calling step after each
+// with the cumulative true- and false-positive counts.
+func sweepThresholds(pos, neg []uint32, step func(tp, fp int64)) {
 	i, j := len(pos)-1, len(neg)-1
 	var tp, fp int64
-	var twice int64 // sum of (fp - fpPrev) * (tp + tpPrev): twice the area in count units
 	for i >= 0 || j >= 0 {
 		var t uint32
 		if i >= 0 && (j < 0 || pos[i] >= neg[j]) {
@@ -74,7 +74,6 @@ func rocArea(pos, neg []uint32) float64 {
 		} else {
 			t = neg[j]
 		}
-		tp0, fp0 := tp, fp
 		for i >= 0 && pos[i] == t {
 			tp++
 			i--
@@ -83,8 +82,19 @@ func rocArea(pos, neg []uint32) float64 {
 			fp++
 			j--
 		}
-		twice += (fp - fp0) * (tp + tp0)
+		step(tp, fp)
 	}
+}
+
+// rocArea is the exact trapezoid area under the ROC curve of sorted
+// (ascending) positive and negative keys, thresholds descending.
+func rocArea(pos, neg []uint32) float64 {
+	var tp0, fp0 int64
+	var twice int64 // sum of (fp - fpPrev) * (tp + tpPrev): twice the area in count units
+	sweepThresholds(pos, neg, func(tp, fp int64) {
+		twice += (fp - fp0) * (tp + tp0)
+		tp0, fp0 = tp, fp
+	})
 	// Exact in float64 while twice < 2^53, i.e. up to ~6e7 samples per class.
 	return float64(twice) / (2 * float64(len(pos)) * float64(len(neg)))
 }
@@ -130,26 +140,10 @@ func ROC(scores []float32, labels []bool) (fpr, tpr []float64, err error) {
 	slices.Sort(pos)
 	slices.Sort(neg)
 	fpr, tpr = []float64{0}, []float64{0}
-	i, j := len(pos)-1, len(neg)-1
-	tp, fp := 0, 0
-	for i >= 0 || j >= 0 {
-		var t uint32
-		if i >= 0 && (j < 0 || pos[i] >= neg[j]) {
-			t = pos[i]
-		} else {
-			t = neg[j]
-		}
-		for i >= 0 && pos[i] == t {
-			tp++
-			i--
-		}
-		for j >= 0 && neg[j] == t {
-			fp++
-			j--
-		}
+	sweepThresholds(pos, neg, func(tp, fp int64) {
 		fpr = append(fpr, float64(fp)/float64(len(neg)))
 		tpr = append(tpr, float64(tp)/float64(len(pos)))
-	}
+	})
 	return fpr, tpr, nil
 }
 

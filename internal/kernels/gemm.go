@@ -189,11 +189,11 @@ func gemmSerial(m, n, k, i0, j0 int, packA, packB packFn, c []float32, ldc int, 
 		nc := min(ncBlock, n-jc)
 		for pc := 0; pc < k; pc += kcBlock {
 			kc := min(kcBlock, k-pc)
-			packB(s.b, j0+jc, nc, pc, kc)
+			bp := packB(s.b, j0+jc, nc, pc, kc)
 			for ic := 0; ic < m; ic += mcBlock {
 				mc := min(mcBlock, m-ic)
 				ap := packA(s.a, i0+ic, mc, pc, kc)
-				macroKernel(mc, nc, kc, ap, s.b, c[ic*ldc+jc:], ldc, ep, i0+ic, pc == 0, pc+kc >= k)
+				macroKernel(mc, nc, kc, ap, bp, c[ic*ldc+jc:], ldc, ep, i0+ic, pc == 0, pc+kc >= k)
 			}
 		}
 	}

@@ -41,8 +41,10 @@
 // Files: kernels.go (API, Nearest), gemm.go (packing, blocking, parallel
 // split), conv.go (Conv2D, implicit im2col), kern_generic.go (portable
 // micro-kernel, the reference for the assembly), kern_amd64.go/.s (AVX2+FMA
-// micro-kernel; build tags amd64 && !noasm && !gccgo), reference.go (plain
-// loops the tests compare against).
+// micro-kernel; build tags amd64 && !noasm && !gccgo), packedb.go (a right
+// operand packed once for repeated products), mask.go, mask_generic.go and
+// mask_amd64.go/.s (MinIndex and AppendLessEqual scans, AVX2 blocks),
+// reference.go (plain loops the tests compare against).
 package kernels
 
 import (

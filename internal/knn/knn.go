@@ -24,16 +24,16 @@ import (
 // dimensions. It is read-only after Build and safe for concurrent searches.
 type Index struct {
 	K, D, R  int
-	Data     []float32 // K x D, not copied
-	Norm     []float32 // K squared norms of Data rows
-	Mean     []float32 // D
-	Basis    []float32 // D x R, orthonormal columns
-	Proj     []float32 // K x R: (Data - Mean) · Basis
-	ProjNorm []float32 // K
-	maxNorm  float32   // largest of Norm
-	aug      []float32 // K x (R+1): [-2·Proj | ProjNorm]
-	meanProj []float32 // Mean·Basis
-	lbPool   sync.Pool // *[]float32 scratch for the bounds of one block of queries
+	Data     []float32         // K x D, not copied
+	Norm     []float32         // K squared norms of Data rows
+	Mean     []float32         // D
+	Basis    []float32         // D x R, orthonormal columns
+	Proj     []float32         // K x R: (Data - Mean) · Basis
+	ProjNorm []float32         // K
+	maxNorm  float32           // largest of Norm
+	aug      *kernels.PackedBT // K x (R+1): [-2·Proj | ProjNorm], packed once for the bound products
+	meanProj []float32         // Mean·Basis
+	lbPool   sync.Pool         // *[]float32 scratch for the bounds of one block of queries
 }
 
 // Build computes the PCA basis of data (k rows of dimension d) and projects
@@ -80,14 +80,15 @@ func Build(data []float32, k, d, r int) (*Index, error) {
 	kernels.SqNorms(ix.Proj, r, ix.ProjNorm)
 	// aug = [-2·Proj | ProjNorm]: one product with [q | 1] gives
 	// ||p||² - 2q·p, the bound less its per-query constant ||q||².
-	ix.aug = make([]float32, k*(r+1))
+	aug := make([]float32, k*(r+1))
 	for i := 0; i < k; i++ {
-		row := ix.aug[i*(r+1) : (i+1)*(r+1)]
+		row := aug[i*(r+1) : (i+1)*(r+1)]
 		for j, v := range ix.Proj[i*r : (i+1)*r] {
 			row[j] = -2 * v
 		}
 		row[r] = ix.ProjNorm[i]
 	}
+	ix.aug = kernels.PackBT(aug, k, r+1)
 	return ix, nil
 }
 
@@ -177,13 +178,33 @@ func (ix *Index) project(x []float32, n int) []float32 {
 // several goroutines at once (one row per goroutine at a time).
 type Allow func(i int) []bool
 
+// boundSlack, times ||q||² + max ||c||², is the margin by which a row's
+// computed bound may exceed the best computed exact distance and the row still
+// be checked: it absorbs the float32 rounding of both (squared distances are
+// computed as ||q||² + ||c||² - 2q·c, whose rounding error scales with the
+// norms, not with the distance). On real 1024-d features (bank rows queried
+// against the bank itself, the worst case: distances near zero) the bound never
+// exceeded the exact distance by more than 1.8e-7 of that scale; the margin is
+// 550 times that (a tighter one checks no fewer rows on that data).
+const boundSlack = 1e-4
+
+// searchBlock is the largest number of query rows whose bounds are computed
+// by one product (the bound buffer holds up to searchBlock x K floats). The
+// queries are split into equal blocks: every product repacks the whole bank
+// projection, so a small tail block costs nearly as much as a full one.
+const searchBlock = 256
+
 // Search finds, for each of the n query rows of q (dimension D), the allowed
 // bank row at the smallest Euclidean distance: idx[i] and its squared distance
 // dist[i]. A row with nothing allowed gets idx -1 and dist +Inf.
 func (ix *Index) Search(q []float32, n int, allow Allow, idx []int32, dist []float32) {
-	const block = 256
+	block := searchBlock
+	if n > 0 {
+		nb := (n + block - 1) / block
+		block = (n + nb - 1) / nb
+	}
 	lbp, _ := ix.lbPool.Get().(*[]float32)
-	if lbp == nil {
+	if lbp == nil || len(*lbp) < block*ix.K {
 		buf := make([]float32, block*ix.K)
 		lbp = &buf
 	}
@@ -203,51 +224,48 @@ func (ix *Index) Search(q []float32, n int, allow Allow, idx []int32, dist []flo
 			qa[i*r1+ix.R] = 1
 			qn[i] = kernels.Dot(row, row)
 		}
-		kernels.GemmTB(rows, ix.K, r1, qa, ix.aug, lb[:rows*ix.K], false)
+		kernels.GemmPackedBT(rows, qa, ix.aug, lb[:rows*ix.K])
 		kernels.Parallel(rows, func(a, b int) {
-			cand := make([]bool, ix.K)
+			cand := make([]int32, 0, 64)
 			for i := a; i < b; i++ {
 				var ok []bool
 				if allow != nil {
 					ok = allow(lo + i)
 				}
-				idx[lo+i], dist[lo+i] = ix.refine(qs[i*ix.D:(i+1)*ix.D], lb[i*ix.K:(i+1)*ix.K], qn[i], ok, cand)
+				idx[lo+i], dist[lo+i], cand = ix.refine(qs[i*ix.D:(i+1)*ix.D], lb[i*ix.K:(i+1)*ix.K], qn[i], ok, cand)
 			}
 		})
 	}
 }
 
-// refine finds the exact nearest allowed row given the lower bounds lb + off
-// (lb may be overwritten): the row with the smallest bound first, then every row
-// whose bound could still beat the best exact distance. The slack covers the
-// float32 rounding of squared distances computed as ||q||² + ||c||² - 2q·c.
-// cand is a K-long scratch slice.
-func (ix *Index) refine(q []float32, lb []float32, off float32, ok []bool, cand []bool) (int32, float32) {
-	if ok != nil {
-		inf := float32(math.Inf(1))
-		for c, a := range ok {
-			if !a {
-				lb[c] = inf
-			}
-		}
-	}
-	seed := vek32.ArgMin(lb)
-	if seed < 0 || math.IsInf(float64(lb[seed]), 1) { // nothing allowed
-		return -1, float32(math.Inf(1))
+// refine finds the exact nearest allowed row given the lower bounds lb + off:
+// the row with the smallest bound first, then every allowed row whose bound
+// could still beat the best exact distance. The slack covers the float32
+// rounding of squared distances computed as ||q||² + ||c||² - 2q·c. ok (nil
+// for all) marks the allowed rows; lb is not written. cand is scratch for the
+// candidate indices; the possibly grown slice is returned for reuse.
+//
+// Ties go to the smaller index: the result is the smallest exact distance over
+// the seed and the candidates, the smallest index among equal distances.
+func (ix *Index) refine(q []float32, lb []float32, off float32, ok []bool, cand []int32) (int32, float32, []int32) {
+	seed := kernels.MinIndex(lb, ok) // first smallest allowed bound below +Inf
+	if seed < 0 {                    // nothing allowed
+		return -1, float32(math.Inf(1)), cand
 	}
 	qn := kernels.Dot(q, q)
 	exact := func(c int) float32 {
 		return max(qn+ix.Norm[c]-2*kernels.Dot(q, ix.Data[c*ix.D:(c+1)*ix.D]), 0)
 	}
 	best, bi := exact(seed), seed
-	vek32.LteNumber_Into(cand, lb, best-off+1e-4*(qn+ix.maxNorm)+1e-6)
-	for c, in := range cand {
-		if !in || c == seed {
+	cand = kernels.AppendLessEqual(cand[:0], lb, best-off+boundSlack*(qn+ix.maxNorm)+1e-6, ok)
+	for _, c32 := range cand {
+		c := int(c32)
+		if c == seed {
 			continue
 		}
 		if d := exact(c); d < best || (d == best && c < bi) {
 			best, bi = d, c
 		}
 	}
-	return int32(bi), best
+	return int32(bi), best, cand
 }

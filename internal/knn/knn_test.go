@@ -106,3 +106,46 @@ func BenchmarkSearch784x16k(b *testing.B) {
 		ix.Search(q, n, nil, idx, dist)
 	}
 }
+
+// TestSearchTiesToSmallerIndex: a bank whose second half repeats its first
+// half; every query is a bank row, so its two copies tie at distance 0 and the
+// smaller index must win, unless the mask disallows it.
+func TestSearchTiesToSmallerIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	half, d, n := 150, 24, 60
+	first := clustered(rng, half, d)
+	bank := append(append([]float32{}, first...), first...)
+	k := 2 * half
+	ix, err := Build(bank, k, d, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]int, n)
+	q := make([]float32, n*d)
+	for i := range rows {
+		rows[i] = rng.IntN(k)
+		copy(q[i*d:], bank[rows[i]*d:(rows[i]+1)*d])
+	}
+	idx := make([]int32, n)
+	dist := make([]float32, n)
+	ix.Search(q, n, nil, idx, dist)
+	for i, r := range rows {
+		if want := int32(r % half); idx[i] != want || dist[i] != 0 {
+			t.Errorf("query %d (bank row %d): got %d at %g, want %d at 0", i, r, idx[i], dist[i], want)
+		}
+	}
+	// Disallow the first copy: the second one must be found.
+	masks := make([][]bool, n)
+	for i, r := range rows {
+		masks[i] = make([]bool, k)
+		for c := range masks[i] {
+			masks[i][c] = c != r%half
+		}
+	}
+	ix.Search(q, n, func(i int) []bool { return masks[i] }, idx, dist)
+	for i, r := range rows {
+		if want := int32(r%half + half); idx[i] != want || dist[i] != 0 {
+			t.Errorf("masked query %d (bank row %d): got %d at %g, want %d at 0", i, r, idx[i], dist[i], want)
+		}
+	}
+}

@@ -13,8 +13,9 @@
 // and Neighborhood Information", ICCV 2023) uses it:
 //
 //  1. Model.Input: image -> RGB in [0,1] (gray replicated, alpha ignored as
-//     PIL's convert("RGB") does) -> antialiased bilinear resize
-//     (golang.org/x/image/draw.BiLinear, within 2/255 of PIL's BILINEAR) ->
+//     PIL's convert("RGB") does) -> antialiased bilinear resize on real
+//     values (PIL's BILINEAR filter; equal to torch's interpolate with
+//     antialias=True to 1e-5, within 1/255 of PIL's 8-bit result) ->
 //     optional center crop (torchvision's CenterCrop offsets) ->
 //     (x-mean)/std, as a 3 x H x W tensor.
 //  2. The network, up to the two layers.

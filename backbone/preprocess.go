@@ -5,8 +5,7 @@ import (
 	"image"
 	"image/color"
 
-	"golang.org/x/image/draw"
-
+	"github.com/x/pni/internal/kernels"
 	"github.com/x/pni/internal/tensor"
 )
 
@@ -85,11 +84,10 @@ func cropOffset(n, c int) int {
 
 // Input turns an image into the normalised 3 x H x W (CHW) network input:
 // RGB in [0,1] (gray replicated; alpha ignored, colours taken
-// un-premultiplied, as PIL's convert("RGB") does), resized with
-// golang.org/x/image/draw.BiLinear at 16 bits per channel (within 2/255 of
-// PIL's antialiased BILINEAR), center-cropped, then (x - Mean) / Std.
-// Any image.Image works; *image.Gray, Gray16, RGBA, NRGBA, NRGBA64, RGBA64,
-// YCbCr and Paletted take fast paths.
+// un-premultiplied, as PIL's convert("RGB") does), resized with the
+// antialiased bilinear filter of PIL and torch (resample.go) on real values,
+// as torch's interpolate(antialias=True) does on a float image (within one
+// level of PIL's 8-bit result), center-cropped, then (x - Mean) / Std.
 func (m *Model) Input(img image.Image, p Preprocess) (*tensor.Tensor, error) {
 	if img == nil {
 		return nil, &InputError{Index: -1, Msg: "nil image"}
@@ -108,127 +106,186 @@ func (m *Model) Input(img image.Image, p Preprocess) (*tensor.Tensor, error) {
 // inputInto writes the normalised 3 x h x w input of img into dst; w, h come
 // from p.InputSize.
 func (m *Model) inputInto(dst []float32, img image.Image, p Preprocess, w, h int) error {
-	src := toStraightRGBA64(img)
-	sw, sh := src.Rect.Dx(), src.Rect.Dy()
-	rw, rh := p.resizeSize(sw, sh)
-	res := src
-	if rw != sw || rh != sh {
-		res = image.NewRGBA64(image.Rect(0, 0, rw, rh))
-		draw.BiLinear.Scale(res, res.Rect, src, src.Rect, draw.Src, nil)
-	}
-	x0, y0 := cropOffset(rw, w), cropOffset(rh, h)
-	var scale, bias [3]float32
-	for c := range 3 {
-		scale[c] = 1 / (65535 * m.std[c])
-		bias[c] = -m.mean[c] / m.std[c]
-	}
 	plane := w * h
 	if len(dst) != 3*plane {
 		panic("backbone: inputInto: destination size mismatch")
 	}
-	for y := range h {
-		row := res.Pix[(y0+y)*res.Stride+x0*8:]
-		for x := range w {
-			px := row[x*8 : x*8+6 : x*8+6]
-			r := uint32(px[0])<<8 | uint32(px[1])
-			g := uint32(px[2])<<8 | uint32(px[3])
-			b := uint32(px[4])<<8 | uint32(px[5])
-			i := y*w + x
-			dst[i] = float32(r)*scale[0] + bias[0]
-			dst[plane+i] = float32(g)*scale[1] + bias[1]
-			dst[2*plane+i] = float32(b)*scale[2] + bias[2]
+	pl := toPlanes(img)
+	rw, rh := p.resizeSize(pl.w, pl.h)
+	win := window{rw: rw, rh: rh, x0: cropOffset(rw, w), y0: cropOffset(rh, h), w: w, h: h}
+	resize := rw != pl.w || rh != pl.h
+	var scale, bias [3]float32
+	for c := range 3 {
+		scale[c] = 1 / (255 * m.std[c])
+		bias[c] = -m.mean[c] / m.std[c]
+	}
+	for c := range 3 {
+		out := dst[c*plane : (c+1)*plane]
+		src := pl.pf[min(c, len(pl.pf)-1)]
+		if c < len(pl.pf) && resize {
+			src = resampleF(src, pl.w, pl.h, win)
+			pl.pf[c] = src
+		}
+		stride, off := pl.w, win.y0*pl.w+win.x0
+		if resize {
+			stride, off = w, 0
+		}
+		sc, bi := scale[c], bias[c]
+		for y := range h {
+			for x, v := range src[off+y*stride : off+y*stride+w] {
+				out[y*w+x] = v*sc + bi
+			}
 		}
 	}
 	return nil
 }
 
-// toStraightRGBA64 copies img into an opaque *image.RGBA64 at origin (0,0)
-// holding its un-premultiplied colours at 16 bits (alpha dropped).
-func toStraightRGBA64(img image.Image) *image.RGBA64 {
+// planes is an image's straight (un-premultiplied) colours as one plane
+// (gray) or three (R, G, B), row-major, w x h, as real values on a 0..255
+// scale (16-bit values are divided by 257).
+type planes struct {
+	w, h int
+	pf   [][]float32
+}
+
+// toPlanes converts img into planes, rows in parallel.
+func toPlanes(img image.Image) *planes {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	out := image.NewRGBA64(image.Rect(0, 0, w, h))
-	set := func(x, y int, r, g, bl uint16) {
-		i := y*out.Stride + x*8
-		p := out.Pix[i : i+8 : i+8]
-		p[0], p[1] = uint8(r>>8), uint8(r)
-		p[2], p[3] = uint8(g>>8), uint8(g)
-		p[4], p[5] = uint8(bl>>8), uint8(bl)
-		p[6], p[7] = 0xff, 0xff
+	pl := &planes{w: w, h: h}
+	makeF := func(n int) {
+		pl.pf = make([][]float32, n)
+		for i := range pl.pf {
+			pl.pf[i] = make([]float32, w*h)
+		}
+	}
+	rows := func(fn func(y int)) {
+		kernels.Parallel(h, func(lo, hi int) {
+			for y := lo; y < hi; y++ {
+				fn(y)
+			}
+		})
+	}
+	set8 := func(i int, r, g, bl uint8) {
+		pl.pf[0][i], pl.pf[1][i], pl.pf[2][i] = float32(r), float32(g), float32(bl)
+	}
+	row8 := func(y int) (r, g, b []float32) {
+		return pl.pf[0][y*w : (y+1)*w], pl.pf[1][y*w : (y+1)*w], pl.pf[2][y*w : (y+1)*w]
+	}
+	setF := func(i int, c [3]uint16) {
+		pl.pf[0][i], pl.pf[1][i], pl.pf[2][i] = float32(c[0])/257, float32(c[1])/257, float32(c[2])/257
 	}
 	switch s := img.(type) {
 	case *image.Gray:
-		for y := range h {
-			row := s.Pix[(y)*s.Stride : (y)*s.Stride+w]
-			for x, v := range row {
-				g := uint16(v) * 0x101
-				set(x, y, g, g, g)
+		makeF(1)
+		rows(func(y int) {
+			out := pl.pf[0][y*w : (y+1)*w]
+			for x, v := range s.Pix[y*s.Stride : y*s.Stride+w] {
+				out[x] = float32(v)
 			}
-		}
+		})
 	case *image.Gray16:
-		for y := range h {
+		makeF(1)
+		rows(func(y int) {
 			row := s.Pix[y*s.Stride : y*s.Stride+2*w]
 			for x := range w {
-				g := uint16(row[2*x])<<8 | uint16(row[2*x+1])
-				set(x, y, g, g, g)
+				pl.pf[0][y*w+x] = float32(uint16(row[2*x])<<8|uint16(row[2*x+1])) / 257
 			}
-		}
+		})
 	case *image.NRGBA:
-		for y := range h {
+		makeF(3)
+		rows(func(y int) {
 			row := s.Pix[y*s.Stride : y*s.Stride+4*w]
-			for x := range w {
-				set(x, y, uint16(row[4*x])*0x101, uint16(row[4*x+1])*0x101, uint16(row[4*x+2])*0x101)
+			r, g, bl := row8(y)
+			for x := range r {
+				p := row[4*x : 4*x+3 : 4*x+3]
+				r[x], g[x], bl[x] = float32(p[0]), float32(p[1]), float32(p[2])
 			}
-		}
-	case *image.NRGBA64:
-		for y := range h {
-			row := s.Pix[y*s.Stride : y*s.Stride+8*w]
-			for x := range w {
-				p := row[8*x:]
-				set(x, y, uint16(p[0])<<8|uint16(p[1]), uint16(p[2])<<8|uint16(p[3]), uint16(p[4])<<8|uint16(p[5]))
-			}
-		}
+		})
 	case *image.RGBA:
-		for y := range h {
+		makeF(3)
+		rows(func(y int) {
 			row := s.Pix[y*s.Stride : y*s.Stride+4*w]
-			for x := range w {
-				p := row[4*x:]
-				a := uint32(p[3]) * 0x101
-				set(x, y, unpremul(uint32(p[0])*0x101, a), unpremul(uint32(p[1])*0x101, a), unpremul(uint32(p[2])*0x101, a))
+			r, g, bl := row8(y)
+			for x := range r {
+				p := row[4*x : 4*x+4 : 4*x+4]
+				if p[3] == 255 {
+					r[x], g[x], bl[x] = float32(p[0]), float32(p[1]), float32(p[2])
+				} else {
+					r[x], g[x], bl[x] = unpremul8(p[0], p[3]), unpremul8(p[1], p[3]), unpremul8(p[2], p[3])
+				}
 			}
-		}
+		})
 	case *image.Paletted:
+		makeF(3)
 		lut := make([][3]uint16, len(s.Palette))
 		for i, c := range s.Palette {
 			lut[i] = straight(c)
 		}
-		for y := range h {
-			row := s.Pix[y*s.Stride : y*s.Stride+w]
-			for x, idx := range row {
+		rows(func(y int) {
+			for x, idx := range s.Pix[y*s.Stride : y*s.Stride+w] {
 				var c [3]uint16 // an index outside the palette reads as black
 				if int(idx) < len(lut) {
 					c = lut[idx]
 				}
-				set(x, y, c[0], c[1], c[2])
+				setF(y*w+x, c)
 			}
-		}
-	case image.RGBA64Image: // RGBA64, YCbCr, CMYK, ...: no allocation per pixel
-		for y := range h {
+		})
+	case *image.YCbCr:
+		makeF(3)
+		rows(func(y int) {
+			for x := range w {
+				yi, ci := s.YOffset(b.Min.X+x, b.Min.Y+y), s.COffset(b.Min.X+x, b.Min.Y+y)
+				r, g, bl := color.YCbCrToRGB(s.Y[yi], s.Cb[ci], s.Cr[ci])
+				set8(y*w+x, r, g, bl)
+			}
+		})
+	case *image.CMYK:
+		makeF(3)
+		rows(func(y int) {
+			row := s.Pix[y*s.Stride : y*s.Stride+4*w]
+			for x := range w {
+				p := row[4*x : 4*x+4 : 4*x+4]
+				r, g, bl := color.CMYKToRGB(p[0], p[1], p[2], p[3])
+				set8(y*w+x, r, g, bl)
+			}
+		})
+	case *image.NRGBA64:
+		makeF(3)
+		rows(func(y int) {
+			row := s.Pix[y*s.Stride : y*s.Stride+8*w]
+			for x := range w {
+				p := row[8*x : 8*x+6 : 8*x+6]
+				setF(y*w+x, [3]uint16{uint16(p[0])<<8 | uint16(p[1]), uint16(p[2])<<8 | uint16(p[3]), uint16(p[4])<<8 | uint16(p[5])})
+			}
+		})
+	case image.RGBA64Image: // RGBA64, Alpha16, ...: no allocation per pixel
+		makeF(3)
+		rows(func(y int) {
 			for x := range w {
 				c := s.RGBA64At(b.Min.X+x, b.Min.Y+y)
 				a := uint32(c.A)
-				set(x, y, unpremul(uint32(c.R), a), unpremul(uint32(c.G), a), unpremul(uint32(c.B), a))
+				setF(y*w+x, [3]uint16{unpremul(uint32(c.R), a), unpremul(uint32(c.G), a), unpremul(uint32(c.B), a)})
 			}
-		}
+		})
 	default:
-		for y := range h {
+		makeF(3)
+		rows(func(y int) {
 			for x := range w {
-				c := straight(img.At(b.Min.X+x, b.Min.Y+y))
-				set(x, y, c[0], c[1], c[2])
+				setF(y*w+x, straight(img.At(b.Min.X+x, b.Min.Y+y)))
 			}
-		}
+		})
 	}
-	return out
+	return pl
+}
+
+// unpremul8 un-premultiplies an 8-bit channel value by an 8-bit alpha; a
+// fully transparent pixel is black.
+func unpremul8(c, a uint8) float32 {
+	if a == 0 {
+		return 0
+	}
+	return min(float32(c)*255/float32(a), 255)
 }
 
 // straight returns a colour's un-premultiplied 16-bit RGB.

@@ -44,6 +44,10 @@ CASES = [
     ("grid_box_up50", GRID, (10, 20, 40, 45), (50, 50), None),
     # no resize, crop only
     ("tire_box_c30x20", TIRE, (100, 300, 161, 343), None, (30, 20)),
+    # the default preset's 480 x 480 resize (centre kept small) and the paper's 512/480
+    ("tire_r480_c96", TIRE, None, (480, 480), (96, 96)),
+    ("grid_r480_c64x48", GRID, None, (480, 480), (64, 48)),
+    ("bottle_r512_c480", BOTTLE, (0, 0, 500, 509), (512, 512), (480, 480)),
 ]
 
 

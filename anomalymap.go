@@ -62,36 +62,42 @@ func gaussianBlur(img []float32, h, w int, sigma float64) {
 	for i := range k {
 		k[i] /= sum
 	}
-	// pass filters n samples read by get and written by set, with its own buffers.
-	pass := func(n int, line, out []float64, get func(i int) float32, set func(i int, v float32)) {
-		for i := -r; i < n+r; i++ {
-			line[i+r] = float64(get(reflect(i, n)))
-		}
-		for i := 0; i < n; i++ {
-			s := 0.0
-			for j, kv := range k {
-				s += kv * line[i+j]
-			}
-			out[i] = s
-		}
-		for i := 0; i < n; i++ {
-			set(i, float32(out[i]))
-		}
-	}
-	bufs := func() ([]float64, []float64) {
-		return make([]float64, max(h, w)+2*r+1), make([]float64, max(h, w))
-	}
+	// Rows: each row is extended by reflection into line, then filtered.
 	kernels.Parallel(h, func(lo, hi int) {
-		line, out := bufs()
+		line := make([]float64, w+2*r)
 		for y := lo; y < hi; y++ {
 			row := img[y*w : (y+1)*w]
-			pass(w, line, out, func(i int) float32 { return row[i] }, func(i int, v float32) { row[i] = v })
+			for i := range line {
+				line[i] = float64(row[reflect(i-r, w)])
+			}
+			for i := range row {
+				s := 0.0
+				for j, kv := range k {
+					s += kv * line[i+j]
+				}
+				row[i] = float32(s)
+			}
 		}
 	})
-	kernels.Parallel(w, func(lo, hi int) {
-		line, out := bufs()
-		for x := lo; x < hi; x++ {
-			pass(h, line, out, func(i int) float32 { return img[i*w+x] }, func(i int, v float32) { img[i*w+x] = v })
+	// Columns: every output row is a weighted sum of whole input rows
+	// (reflected at the edges), accumulated row by row; the input is read
+	// from a copy because the output overwrites it.
+	src := make([]float32, len(img))
+	copy(src, img)
+	kernels.Parallel(h, func(lo, hi int) {
+		acc := make([]float64, w)
+		for y := lo; y < hi; y++ {
+			clear(acc)
+			for j, kv := range k {
+				in := src[reflect(y+j-r, h)*w:][:w]
+				for x, v := range in {
+					acc[x] += kv * float64(v)
+				}
+			}
+			out := img[y*w : (y+1)*w]
+			for x, v := range acc {
+				out[x] = float32(v)
+			}
 		}
 	})
 }
@@ -129,19 +135,25 @@ func toOriginal(m []float32, mw, mh, resW, resH, ow, oh int) []float32 {
 // resampleRows fills rows [ylo, yhi) of toOriginal's output.
 func resampleRows(m, dst []float32, mw, mh, ow, ylo, yhi int, sx, sy, offX, offY float64) {
 	clampf := func(v float64, hi int) float64 { return math.Max(0, math.Min(v, float64(hi-1))) }
+	x0s, x1s, wxs := make([]int, ow), make([]int, ow), make([]float32, ow)
+	for x := range ow {
+		fx := clampf((float64(x)+0.5)*sx-0.5-offX, mw)
+		x0s[x] = int(fx)
+		x1s[x] = min(x0s[x]+1, mw-1)
+		wxs[x] = float32(fx - float64(x0s[x]))
+	}
 	for y := ylo; y < yhi; y++ {
 		fy := clampf((float64(y)+0.5)*sy-0.5-offY, mh)
 		y0 := int(fy)
 		y1 := min(y0+1, mh-1)
 		wy := float32(fy - float64(y0))
-		for x := 0; x < ow; x++ {
-			fx := clampf((float64(x)+0.5)*sx-0.5-offX, mw)
-			x0 := int(fx)
-			x1 := min(x0+1, mw-1)
-			wx := float32(fx - float64(x0))
-			a := m[y0*mw+x0] + (m[y0*mw+x1]-m[y0*mw+x0])*wx
-			b := m[y1*mw+x0] + (m[y1*mw+x1]-m[y1*mw+x0])*wx
-			dst[y*ow+x] = a + (b-a)*wy
+		r0, r1 := m[y0*mw:(y0+1)*mw], m[y1*mw:(y1+1)*mw]
+		out := dst[y*ow : (y+1)*ow]
+		for x, x0 := range x0s {
+			x1, wx := x1s[x], wxs[x]
+			a := r0[x0] + (r0[x1]-r0[x0])*wx
+			b := r1[x0] + (r1[x1]-r1[x0])*wx
+			out[x] = a + (b-a)*wy
 		}
 	}
 }

@@ -186,6 +186,16 @@ func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, er
 		tau := float32(m.cfg.TauScale / (2 * float64(k)))
 		masks := make([]bool, n*k)
 		kernels.Parallel(n, func(lo, hi int) {
+			if pnb == nil { // position part alone: the allowed set is part of the sparse row
+				for i := lo; i < hi; i++ {
+					mask := masks[i*k : (i+1)*k]
+					idx, p := m.pos.Row(i)
+					for j, c := range idx {
+						mask[c] = p[j] > tau
+					}
+				}
+				return
+			}
 			prob := make([]float32, k)
 			for i := lo; i < hi; i++ {
 				m.allowedProb(i, pnb, prob)

@@ -10,6 +10,12 @@ import (
 
 // FuzzUnmarshal feeds damaged model files to Unmarshal: it must return an
 // error or a model that saves back to the same bytes, never panic.
+//
+// The seed is a whole model file (tens of kilobytes): run the fuzzers with
+// -fuzzminimizetime 100x, or the engine spends its default 60 s minimising
+// every new input and reports almost no executions:
+//
+//	go test . -run X -fuzz FuzzDecodePayload -fuzztime 5m -fuzzminimizetime 100x
 func FuzzUnmarshal(f *testing.F) {
 	b := fuzzSeed(f)
 	f.Add(b)

@@ -8,7 +8,6 @@ import (
 	"math"
 
 	"github.com/x/pni/backbone"
-	"github.com/x/pni/internal/kernels"
 	"github.com/x/pni/internal/knn"
 	"github.com/x/pni/neighborhood"
 	"github.com/x/pni/position"
@@ -184,28 +183,10 @@ func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, er
 			return nil, err
 		}
 		tau := float32(m.cfg.TauScale / (2 * float64(k)))
-		masks := make([]bool, n*k)
-		kernels.Parallel(n, func(lo, hi int) {
-			if pnb == nil { // position part alone: the allowed set is part of the sparse row
-				for i := lo; i < hi; i++ {
-					mask := masks[i*k : (i+1)*k]
-					idx, p := m.pos.Row(i)
-					for j, c := range idx {
-						mask[c] = p[j] > tau
-					}
-				}
-				return
-			}
-			prob := make([]float32, k)
-			for i := lo; i < hi; i++ {
-				m.allowedProb(i, pnb, prob)
-				mask := masks[i*k : (i+1)*k]
-				for c, p := range prob {
-					mask[c] = p > tau
-				}
-			}
-		})
-		allow = func(i int) []bool { return masks[i*k : (i+1)*k] }
+		allow = func(i int, mask []bool) []bool {
+			m.allowed(i, pnb, tau, mask)
+			return mask
+		}
 	}
 	m.index.Search(feats, n, allow, idx, out)
 	for i, v := range out {
@@ -220,28 +201,37 @@ func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, er
 	return out, ctx.Err()
 }
 
-// allowedProb writes p(c|Omega) over C_emb for grid position pos into prob:
-// the mean of the enabled parts' distributions (PNI.md section 5).
-func (m *Model) allowedProb(pos int, pnb []float32, prob []float32) {
-	clear(prob)
+// allowed writes the allowed set A(x) = {c : p(c|Omega) > tau} of grid
+// position pos into mask (K long), p(c|Omega) being the mean of the enabled
+// parts' distributions over C_emb (PNI.md section 5). The neighbourhood part
+// is dense (each C_emb element gets its C_dist element's probability, shared
+// among the elements mapped to it); the position part is sparse, so elements
+// outside its row get the neighbourhood term alone.
+func (m *Model) allowed(pos int, pnb []float32, tau float32, mask []bool) {
+	var idx []int32
+	var p []float32
 	parts := float32(0)
 	if m.pos != nil {
-		idx, p := m.pos.Row(pos)
+		idx, p = m.pos.Row(pos)
+		parts++
+	}
+	if pnb == nil {
+		clear(mask)
 		for j, c := range idx {
-			prob[c] += p[j]
+			mask[c] = p[j] > tau
 		}
-		parts++
+		return
 	}
-	if pnb != nil {
-		row := pnb[pos*m.nDist : (pos+1)*m.nDist]
-		for c, d := range m.distOf {
-			prob[c] += row[d] / float32(m.distCount[d])
-		}
-		parts++
+	parts++
+	row := pnb[pos*m.nDist : (pos+1)*m.nDist]
+	nbTerm := func(c int) float32 {
+		d := m.distOf[c]
+		return row[d] / float32(m.distCount[d])
 	}
-	if parts > 1 {
-		for c := range prob {
-			prob[c] /= parts
-		}
+	for c := range mask {
+		mask[c] = nbTerm(c)/parts > tau
+	}
+	for j, c := range idx {
+		mask[c] = (p[j]+nbTerm(int(c)))/parts > tau
 	}
 }

@@ -95,6 +95,47 @@ func TestPatchScoresAllowedSet(t *testing.T) {
 	}
 }
 
+// TestAllowedSetParts checks A(x) = {c : p(c|Omega) > tau} by hand for the
+// neighbourhood part alone and for both parts (PNI.md section 5): K = 4,
+// C_dist = the first 2 elements, elements 2 and 3 mapped to C_dist 0 and 1,
+// tau = 1/(2K) = 0.125.
+func TestAllowedSetParts(t *testing.T) {
+	m := &Model{gridH: 1, gridW: 1, dim: 1, nDist: 2,
+		emb:    []float32{0, 1, 2, 3},
+		distOf: []int32{0, 1, 0, 1},
+		cfg:    modelConfig{TauScale: 1},
+	}
+	if err := m.derive(); err != nil {
+		t.Fatal(err)
+	}
+	pnb := []float32{0.9, 0.1} // p(C_dist | neighbours), shared by the 2 elements mapped to each
+	mask := make([]bool, 4)
+	check := func(name string, want []bool) {
+		t.Helper()
+		for c := range want {
+			if mask[c] != want[c] {
+				t.Errorf("%s: element %d allowed = %v, want %v (mask %v)", name, c, mask[c], want[c], mask)
+			}
+		}
+	}
+	// Neighbourhood alone: p = 0.45, 0.05, 0.45, 0.05.
+	m.allowed(0, pnb, 0.125, mask)
+	check("neighbourhood", []bool{true, false, true, false})
+	// Both, position row {1: 1.0}: p = 0.225, 0.525, 0.225, 0.025.
+	m.pos = &position.Hist{H: 1, W: 1, K: 4, Off: []int32{0, 1}, Idx: []int32{1}, P: []float32{1}}
+	for i := range mask {
+		mask[i] = true // the scratch's contents on entry must not matter
+	}
+	m.allowed(0, pnb, 0.125, mask)
+	check("both", []bool{true, true, true, false})
+	// A stricter tau (x4 = 0.5) keeps only element 1.
+	m.allowed(0, pnb, 0.5, mask)
+	check("both, tau x4", []bool{false, true, false, false})
+	// Position alone: only the row's elements above tau.
+	m.allowed(0, nil, 0.125, mask)
+	check("position", []bool{false, true, false, false})
+}
+
 func TestFitScoreFindsDefect(t *testing.T) {
 	for _, tc := range []struct {
 		name string

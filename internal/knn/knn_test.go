@@ -66,7 +66,7 @@ func TestSearchAllowed(t *testing.T) {
 	masks[0] = make([]bool, k) // nothing allowed
 	idx := make([]int32, n)
 	dist := make([]float32, n)
-	ix.Search(q, n, func(i int) []bool { return masks[i] }, idx, dist)
+	ix.Search(q, n, func(i int, _ []bool) []bool { return masks[i] }, idx, dist)
 	if idx[0] != -1 || !math.IsInf(float64(dist[0]), 1) {
 		t.Errorf("row with nothing allowed: %d %g", idx[0], dist[0])
 	}
@@ -142,7 +142,7 @@ func TestSearchTiesToSmallerIndex(t *testing.T) {
 			masks[i][c] = c != r%half
 		}
 	}
-	ix.Search(q, n, func(i int) []bool { return masks[i] }, idx, dist)
+	ix.Search(q, n, func(i int, _ []bool) []bool { return masks[i] }, idx, dist)
 	for i, r := range rows {
 		if want := int32(r%half + half); idx[i] != want || dist[i] != 0 {
 			t.Errorf("masked query %d (bank row %d): got %d at %g, want %d at 0", i, r, idx[i], dist[i], want)

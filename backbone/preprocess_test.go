@@ -22,6 +22,26 @@ type preprocessCase struct {
 	Size     []int  `json:"size"`
 }
 
+// load decodes the case's shared source image (its box, if any, as a
+// sub-image) and returns it with the case's Preprocess.
+func (c preprocessCase) load(t *testing.T, shared string) (image.Image, Preprocess) {
+	t.Helper()
+	src := decodePNG(t, filepath.Join(shared, c.Source))
+	if c.Box != nil {
+		src = src.(interface {
+			SubImage(image.Rectangle) image.Image
+		}).SubImage(image.Rect(c.Box[0], c.Box[1], c.Box[2], c.Box[3]))
+	}
+	var p Preprocess
+	if c.Resize != nil {
+		p.ResizeW, p.ResizeH = c.Resize[0], c.Resize[1]
+	}
+	if c.Crop != nil {
+		p.CropW, p.CropH = c.Crop[0], c.Crop[1]
+	}
+	return src, p
+}
+
 func decodePNG(tb testing.TB, path string) image.Image {
 	tb.Helper()
 	f, err := os.Open(path)
@@ -56,19 +76,7 @@ func TestInputMatchesPIL(t *testing.T) {
 	m := &Model{mean: ImageNetMean, std: ImageNetStd}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			src := decodePNG(t, filepath.Join(shared, c.Source))
-			if c.Box != nil {
-				src = src.(interface {
-					SubImage(image.Rectangle) image.Image
-				}).SubImage(image.Rect(c.Box[0], c.Box[1], c.Box[2], c.Box[3]))
-			}
-			var p Preprocess
-			if c.Resize != nil {
-				p.ResizeW, p.ResizeH = c.Resize[0], c.Resize[1]
-			}
-			if c.Crop != nil {
-				p.CropW, p.CropH = c.Crop[0], c.Crop[1]
-			}
+			src, p := c.load(t, shared)
 			want := decodePNG(t, filepath.Join("testdata", c.Expected))
 			// PIL rounds to 8 bits after each of its two passes; Input
 			// resamples real values (as torch does), so it stays within one
@@ -154,16 +162,7 @@ func TestInputMatchesTorch(t *testing.T) {
 	m := &Model{mean: [3]float32{}, std: [3]float32{1, 1, 1}} // the input is RGB in [0,1]
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			src := decodePNG(t, filepath.Join(shared, c.Source))
-			if c.Box != nil {
-				src = src.(interface {
-					SubImage(image.Rectangle) image.Image
-				}).SubImage(image.Rect(c.Box[0], c.Box[1], c.Box[2], c.Box[3]))
-			}
-			p := Preprocess{ResizeW: c.Resize[0], ResizeH: c.Resize[1]}
-			if c.Crop != nil {
-				p.CropW, p.CropH = c.Crop[0], c.Crop[1]
-			}
+			src, p := c.load(t, shared)
 			want := readF32(t, filepath.Join("testdata", c.Expected))
 			ch, h, w := c.Shape[0], c.Shape[1], c.Shape[2]
 			in, err := m.Input(src, p)

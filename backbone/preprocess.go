@@ -114,6 +114,10 @@ func (m *Model) inputInto(dst []float32, img image.Image, p Preprocess, w, h int
 	rw, rh := p.resizeSize(pl.w, pl.h)
 	win := window{rw: rw, rh: rh, x0: cropOffset(rw, w), y0: cropOffset(rh, h), w: w, h: h}
 	resize := rw != pl.w || rh != pl.h
+	var ax, ay *pilAxis // the weights, shared by the planes
+	if resize {
+		ax, ay = newPILAxis(pl.w, rw), newPILAxis(pl.h, rh)
+	}
 	var scale, bias [3]float32
 	for c := range 3 {
 		scale[c] = 1 / (255 * m.std[c])
@@ -123,7 +127,7 @@ func (m *Model) inputInto(dst []float32, img image.Image, p Preprocess, w, h int
 		out := dst[c*plane : (c+1)*plane]
 		src := pl.pf[min(c, len(pl.pf)-1)]
 		if c < len(pl.pf) && resize {
-			src = resampleF(src, pl.w, pl.h, win)
+			src = resampleF(src, pl.w, win, ax, ay)
 			pl.pf[c] = src
 		}
 		stride, off := pl.w, win.y0*pl.w+win.x0

@@ -60,10 +60,11 @@ func newPILAxis(inSize, outSize int) *pilAxis {
 // rows y0..y0+h of a rw x rh resize.
 type window struct{ rw, rh, x0, y0, w, h int }
 
-// resampleF resizes one plane (sw x sh, row-major) and returns the window's
-// w x h pixels. Only the rows and columns the window needs are computed.
-func resampleF(src []float32, sw, sh int, win window) []float32 {
-	ax, ay := newPILAxis(sw, win.rw), newPILAxis(sh, win.rh)
+// resampleF resizes one plane (sw pixels wide, row-major) with the axes'
+// weights ax (sw -> win.rw) and ay (source height -> win.rh) and returns the
+// window's w x h pixels. Only the rows and columns the window needs are
+// computed.
+func resampleF(src []float32, sw int, win window, ax, ay *pilAxis) []float32 {
 	rowLo := ay.start[win.y0]
 	rowHi := ay.start[win.y0+win.h-1] + ay.n[win.y0+win.h-1]
 	w := win.w

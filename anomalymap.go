@@ -3,6 +3,8 @@ package pni
 import (
 	"math"
 
+	"github.com/x/pni/internal/geom"
+
 	"github.com/x/pni/internal/kernels"
 )
 
@@ -11,36 +13,18 @@ import (
 // convention: source coordinate (dst+0.5)*scale-0.5, clamped at the edges).
 func resizeBilinear(src []float32, h, w, oh, ow int) []float32 {
 	dst := make([]float32, oh*ow)
-	xs0, xs1, xw := axisWeights(ow, w, float64(w)/float64(ow))
-	ys0, ys1, yw := axisWeights(oh, h, float64(h)/float64(oh))
-	for y := 0; y < oh; y++ {
-		r0, r1 := src[ys0[y]*w:(ys0[y]+1)*w], src[ys1[y]*w:(ys1[y]+1)*w]
+	xs := geom.HalfPixelTaps(w, ow, float64(w)/float64(ow), 0)
+	ys := geom.HalfPixelTaps(h, oh, float64(h)/float64(oh), 0)
+	for y, ty := range ys {
+		r0, r1 := src[ty.I0*w:(ty.I0+1)*w], src[ty.I1*w:(ty.I1+1)*w]
 		out := dst[y*ow : (y+1)*ow]
-		for x := range out {
-			a := r0[xs0[x]] + (r0[xs1[x]]-r0[xs0[x]])*xw[x]
-			b := r1[xs0[x]] + (r1[xs1[x]]-r1[xs0[x]])*xw[x]
-			out[x] = a + (b-a)*yw[y]
+		for x, tx := range xs {
+			a := r0[tx.I0] + (r0[tx.I1]-r0[tx.I0])*tx.W
+			b := r1[tx.I0] + (r1[tx.I1]-r1[tx.I0])*tx.W
+			out[x] = a + (b-a)*ty.W
 		}
 	}
 	return dst
-}
-
-// axisWeights gives, for each of the on output samples along an axis of n
-// input samples, the two input indices and the weight of the second.
-func axisWeights(on, n int, scale float64) (i0, i1 []int, wt []float32) {
-	i0, i1, wt = make([]int, on), make([]int, on), make([]float32, on)
-	for x := 0; x < on; x++ {
-		f := (float64(x)+0.5)*scale - 0.5
-		if f < 0 {
-			f = 0
-		}
-		a := int(f)
-		if a > n-1 {
-			a = n - 1
-		}
-		i0[x], i1[x], wt[x] = a, min(a+1, n-1), float32(f-float64(a))
-	}
-	return i0, i1, wt
 }
 
 // gaussianBlur filters the h x w image in place with a Gaussian of the given
@@ -116,44 +100,4 @@ func reflect(i, n int) int {
 		i = p - 1 - i
 	}
 	return i
-}
-
-// toOriginal resamples a map computed on the network input (the resized
-// image, center-cropped to cw x ch) back to the original image's size ow x oh.
-// Pixels outside the crop take the value of the nearest map edge.
-func toOriginal(m []float32, mw, mh, resW, resH, ow, oh int) []float32 {
-	offX, offY := float64(resW-mw)/2, float64(resH-mh)/2
-	offX, offY = math.RoundToEven(offX), math.RoundToEven(offY) // torchvision CenterCrop
-	dst := make([]float32, ow*oh)
-	sx, sy := float64(resW)/float64(ow), float64(resH)/float64(oh)
-	kernels.Parallel(oh, func(ylo, yhi int) {
-		resampleRows(m, dst, mw, mh, ow, ylo, yhi, sx, sy, offX, offY)
-	})
-	return dst
-}
-
-// resampleRows fills rows [ylo, yhi) of toOriginal's output.
-func resampleRows(m, dst []float32, mw, mh, ow, ylo, yhi int, sx, sy, offX, offY float64) {
-	clampf := func(v float64, hi int) float64 { return math.Max(0, math.Min(v, float64(hi-1))) }
-	x0s, x1s, wxs := make([]int, ow), make([]int, ow), make([]float32, ow)
-	for x := range ow {
-		fx := clampf((float64(x)+0.5)*sx-0.5-offX, mw)
-		x0s[x] = int(fx)
-		x1s[x] = min(x0s[x]+1, mw-1)
-		wxs[x] = float32(fx - float64(x0s[x]))
-	}
-	for y := ylo; y < yhi; y++ {
-		fy := clampf((float64(y)+0.5)*sy-0.5-offY, mh)
-		y0 := int(fy)
-		y1 := min(y0+1, mh-1)
-		wy := float32(fy - float64(y0))
-		r0, r1 := m[y0*mw:(y0+1)*mw], m[y1*mw:(y1+1)*mw]
-		out := dst[y*ow : (y+1)*ow]
-		for x, x0 := range x0s {
-			x1, wx := x1s[x], wxs[x]
-			a := r0[x0] + (r0[x1]-r0[x0])*wx
-			b := r1[x0] + (r1[x1]-r1[x0])*wx
-			out[x] = a + (b-a)*wy
-		}
-	}
 }

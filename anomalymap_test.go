@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"testing"
+
+	"github.com/x/pni/backbone"
 )
 
 func readArrays(t *testing.T, path string) [][]float32 {
@@ -66,14 +68,16 @@ func TestReflect(t *testing.T) {
 	}
 }
 
-func TestToOriginalIdentityAndCrop(t *testing.T) {
+func TestToSourceIdentityAndCrop(t *testing.T) {
 	m := []float32{1, 2, 3, 4}
 	// No crop, same size: identity.
-	if got := toOriginal(m, 2, 2, 2, 2, 2, 2); maxAbsDiff(got, m) != 0 {
+	g := backbone.Geometry{SrcW: 2, SrcH: 2, ResizedW: 2, ResizedH: 2, InputW: 2, InputH: 2}
+	if got := g.ToSource(m); maxAbsDiff(got, m) != 0 {
 		t.Errorf("identity resample: %v", got)
 	}
 	// A 2x2 map cropped from a 4x4 frame, back to 4x4: the outer ring takes edge values.
-	got := toOriginal(m, 2, 2, 4, 4, 4, 4)
+	g = backbone.Geometry{SrcW: 4, SrcH: 4, ResizedW: 4, ResizedH: 4, CropX: 1, CropY: 1, InputW: 2, InputH: 2}
+	got := g.ToSource(m)
 	want := []float32{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}
 	if maxAbsDiff(got, want) != 0 {
 		t.Errorf("crop resample = %v, want %v", got, want)

@@ -65,3 +65,16 @@ func (s *featureStore) all() []float32 {
 	}
 	return s.rows(0, s.n, make([]float32, s.n*s.d))
 }
+
+// bytes returns the memory the stored features take.
+func (s *featureStore) bytes() int64 {
+	return int64(len(s.f32))*4 + int64(len(s.f16))*2
+}
+
+// kind names the storage type.
+func (s *featureStore) kind() string {
+	if s.f32 != nil {
+		return "float32"
+	}
+	return "float16"
+}

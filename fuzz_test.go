@@ -15,7 +15,7 @@ import (
 // -fuzzminimizetime 100x, or the engine spends its default 60 s minimising
 // every new input and reports almost no executions:
 //
-//	go test . -run X -fuzz FuzzDecodePayload -fuzztime 5m -fuzzminimizetime 100x
+//	go test . -run X -fuzz FuzzDecodeBody -fuzztime 5m -fuzzminimizetime 100x
 func FuzzUnmarshal(f *testing.F) {
 	b := fuzzSeed(f)
 	f.Add(b)
@@ -35,18 +35,22 @@ func FuzzUnmarshal(f *testing.F) {
 	})
 }
 
-// FuzzDecodePayload fuzzes the payload decoder behind the checksum, which
+// FuzzDecodeBody fuzzes the section decoder behind the checksum, which
 // random mutations of whole files rarely get past.
-func FuzzDecodePayload(f *testing.F) {
+func FuzzDecodeBody(f *testing.F) {
 	b := fuzzSeed(f)
-	f.Add(b[20 : len(b)-4])
-	f.Fuzz(func(t *testing.T, payload []byte) {
-		m, err := decodePayload(&dec{b: payload})
+	f.Add(b[headerLen : len(b)-4])
+	f.Fuzz(func(t *testing.T, body []byte) {
+		secs, err := readSections(body)
 		if err != nil {
 			return
 		}
-		if m.index == nil || m.bb == nil {
-			t.Fatal("a decoded model lacks its search index or backbone")
+		m, err := decodeSections(secs)
+		if err != nil {
+			return
+		}
+		if m.bank == nil || m.bank.index == nil || m.bb == nil {
+			t.Fatal("a decoded model lacks its bank, search index or backbone")
 		}
 	})
 }

@@ -2,7 +2,6 @@ package pni
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -13,29 +12,21 @@ import (
 	"github.com/x/pni/position"
 )
 
-// ErrNotFitted is returned when a Model that was neither fitted nor loaded is used.
-var ErrNotFitted = errors.New("pni: model is not fitted: use Fit or Load")
-
-// Model is a fitted PNI model: the backbone, the embedding coreset C_emb, the
-// distribution coreset C_dist (a prefix of C_emb) and, when enabled, the
-// position histograms and the neighbourhood MLP. A Model is immutable after
-// Fit or Load and safe for concurrent Score calls.
+// Model is a fitted PNI model: the backbone, the memory bank (the embedding
+// coreset C_emb and its prefix, the distribution coreset C_dist) and, when
+// enabled, the position histograms and the neighbourhood MLP. A Model is
+// immutable after Fit or Load and safe for concurrent Score calls.
 type Model struct {
 	cfg modelConfig
 
 	backboneBytes []byte
 	bb            *backbone.Model
 
-	gridH, gridW, dim int
-	emb               []float32  // K x dim, C_emb in greedy order
-	embNorm           []float32  // K squared norms
-	nDist             int        // |C_dist|: C_dist = emb[:nDist]
-	distOf            []int32    // K: C_emb element -> its nearest C_dist element
-	distCount         []int32    // nDist: how many C_emb elements map to each C_dist element
-	index             *knn.Index // exact nearest-neighbour search over C_emb
+	bank *bank
+	pos  *position.Hist      // nil when the position part is off
+	nb   *neighborhood.Model // nil when the neighbourhood part is off or was left out
 
-	pos *position.Hist      // nil when the position part is off
-	nb  *neighborhood.Model // nil when the neighbourhood part is off or was skipped
+	fitTimes []StageTime // Fit's stage timings; nil for a loaded model
 }
 
 // modelConfig is the part of the configuration that scoring needs; it is saved
@@ -46,6 +37,8 @@ type modelConfig struct {
 	ResizeH      int     `json:"resize_h"`
 	CropW        int     `json:"crop_w"`
 	CropH        int     `json:"crop_h"`
+	GridW        int     `json:"grid_w"`
+	GridH        int     `json:"grid_h"`
 	Ratio        float64 `json:"ratio"`
 	Sigma        float64 `json:"sigma"`
 	TauScale     float64 `json:"tau_scale"`
@@ -56,6 +49,16 @@ type modelConfig struct {
 	Seed         int64   `json:"seed"`
 	NTrain       int     `json:"n_train"`
 	NbSkipped    string  `json:"neighborhood_skipped,omitempty"`
+}
+
+// validate checks the settings a decoded file gives.
+func (c modelConfig) validate() error {
+	if c.ResizeW <= 0 || c.ResizeH <= 0 || c.CropW < 0 || c.CropH < 0 || c.CropW > c.ResizeW || c.CropH > c.ResizeH ||
+		c.ResizeW > backbone.MaxInputSide || c.ResizeH > backbone.MaxInputSide || !(c.TauScale > 0) || c.Sigma < 0 || c.Sigma > 64 ||
+		c.GridW <= 0 || c.GridH <= 0 || c.GridW*c.GridH > 1<<22 {
+		return fmt.Errorf("bad settings %+v", c)
+	}
+	return nil
 }
 
 // Info describes a fitted model.
@@ -76,23 +79,40 @@ type Info struct {
 
 // Info reports the model's shape and settings.
 func (m *Model) Info() Info {
-	iw, ih := m.inputSize()
+	pp := m.preprocess()
+	iw, ih := m.cfg.ResizeW, m.cfg.ResizeH
+	if pp.CropW > 0 {
+		iw, ih = pp.CropW, pp.CropH
+	}
 	return Info{
-		Preset: m.cfg.Preset, ResizeW: m.cfg.ResizeW, ResizeH: m.cfg.ResizeH, CropW: m.cfg.CropW, CropH: m.cfg.CropH, InputW: iw, InputH: ih, GridW: m.gridW, GridH: m.gridH, Dim: m.dim,
-		EmbSize: len(m.emb) / max(m.dim, 1), DistSize: m.nDist, Position: m.pos != nil,
+		Preset: m.cfg.Preset, ResizeW: m.cfg.ResizeW, ResizeH: m.cfg.ResizeH, CropW: m.cfg.CropW, CropH: m.cfg.CropH,
+		InputW: iw, InputH: ih, GridW: m.cfg.GridW, GridH: m.cfg.GridH, Dim: m.bank.dim,
+		EmbSize: m.bank.size(), DistSize: m.bank.nDist, Position: m.pos != nil,
 		Neighborhood: m.nb != nil, NeighborhoodReport: m.cfg.NbSkipped, TrainImages: m.cfg.NTrain, Seed: m.cfg.Seed,
 	}
 }
 
-func (m *Model) inputSize() (w, h int) {
-	if m.cfg.CropW > 0 {
-		return m.cfg.CropW, m.cfg.CropH
-	}
-	return m.cfg.ResizeW, m.cfg.ResizeH
+// StageTime is how long one stage of Fit took.
+type StageTime struct {
+	Stage   Stage
+	Seconds float64
 }
+
+// FitTimes returns the wall time of each stage Fit ran, in order; nil for a
+// model read from a file.
+func (m *Model) FitTimes() []StageTime { return m.fitTimes }
 
 func (m *Model) preprocess() backbone.Preprocess {
 	return backbone.Preprocess{ResizeW: m.cfg.ResizeW, ResizeH: m.cfg.ResizeH, CropW: m.cfg.CropW, CropH: m.cfg.CropH}
+}
+
+// Geometry returns how an image of w x h pixels maps to the model's input
+// and feature grid (see backbone.Geometry).
+func (m *Model) Geometry(w, h int) (backbone.Geometry, error) {
+	if m == nil || m.bb == nil {
+		return backbone.Geometry{}, ErrNotFitted
+	}
+	return m.bb.Geometry(w, h, m.preprocess())
 }
 
 // Result is the outcome of scoring one image.
@@ -111,63 +131,60 @@ type Result struct {
 	// grid, GridW x GridH, before upsampling and blur.
 	Patches      []float32
 	GridW, GridH int
+	// Geometry is how the image mapped to the input and the grid.
+	Geometry backbone.Geometry
 }
 
 // Score computes the anomaly score and maps of img. It is safe to call from
-// many goroutines at once.
+// many goroutines at once. A nil or empty image is an *ImageError matching
+// ErrInvalidArgument.
 func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
 	if m == nil || m.bb == nil {
 		return nil, ErrNotFitted
 	}
 	if img == nil {
-		return nil, errors.New("pni: Score: nil image")
+		return nil, &ImageError{Index: -1, Err: badArg("Score: nil image")}
 	}
 	b := img.Bounds()
-	if b.Dx() <= 0 || b.Dy() <= 0 {
-		return nil, fmt.Errorf("pni: Score: empty image (%dx%d)", b.Dx(), b.Dy())
+	g, err := m.Geometry(b.Dx(), b.Dy())
+	if err != nil {
+		return nil, &ImageError{Index: -1, Err: err}
 	}
-	in, err := m.bb.Input(img, m.preprocess())
+	f, err := m.bb.Features(ctx, img, m.preprocess())
 	if err != nil {
 		return nil, fmt.Errorf("pni: Score: %w", err)
 	}
-	in.Shape = append([]int{1}, in.Shape...)
-	f, err := m.bb.FeaturesTensor(ctx, in)
-	if err != nil {
-		return nil, fmt.Errorf("pni: Score: %w", err)
-	}
-	if f.H != m.gridH || f.W != m.gridW || f.D != m.dim {
+	if f.H != m.cfg.GridH || f.W != m.cfg.GridW || f.D != m.bank.dim {
 		return nil, fmt.Errorf("pni: Score: backbone gave a %dx%dx%d grid, the model was fitted on %dx%dx%d",
-			f.H, f.W, f.D, m.gridH, m.gridW, m.dim)
+			f.H, f.W, f.D, m.cfg.GridH, m.cfg.GridW, m.bank.dim)
 	}
-	patches, err := m.patchScores(ctx, f.Image(0))
+	patches, err := m.patchScores(ctx, f.Data)
 	if err != nil {
 		return nil, err
 	}
-	return m.result(patches, b.Dx(), b.Dy()), nil
+	return m.result(patches, g), nil
 }
 
 // result turns patch scores into the maps and the image score.
-func (m *Model) result(patches []float32, origW, origH int) *Result {
-	iw, ih := m.inputSize()
-	mp := resizeBilinear(patches, m.gridH, m.gridW, ih, iw)
+func (m *Model) result(patches []float32, g backbone.Geometry) *Result {
+	iw, ih := g.InputW, g.InputH
+	mp := resizeBilinear(patches, m.cfg.GridH, m.cfg.GridW, ih, iw)
 	gaussianBlur(mp, ih, iw, m.cfg.Sigma)
 	score := float32(math.Inf(-1))
 	for _, v := range mp {
 		score = max(score, v)
 	}
-	r := &Result{Score: score, Map: mp, MapW: iw, MapH: ih, Patches: patches, GridW: m.gridW, GridH: m.gridH,
-		OrigW: origW, OrigH: origH}
-	resW, resH := m.cfg.ResizeW, m.cfg.ResizeH
-	r.Original = toOriginal(mp, iw, ih, resW, resH, origW, origH)
-	return r
+	return &Result{Score: score, Map: mp, MapW: iw, MapH: ih, Patches: patches, GridW: m.cfg.GridW, GridH: m.cfg.GridH,
+		Original: g.ToSource(mp), OrigW: g.SrcW, OrigH: g.SrcH, Geometry: g}
 }
 
 // patchScores computes S(x) for every grid position of one image's features
 // (gridH*gridW x dim): the distance to the nearest C_emb element in the
 // allowed set A(x) = {c : p(c|Omega) > tau}.
 func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, error) {
-	n := m.gridH * m.gridW
-	k := len(m.embNorm)
+	bk := m.bank
+	n := m.cfg.GridH * m.cfg.GridW
+	k := bk.size()
 	out := make([]float32, n)
 	idx := make([]int32, n)
 	var allow knn.Allow
@@ -175,7 +192,7 @@ func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, er
 		var pnb []float32
 		if m.nb != nil {
 			var err error
-			if pnb, err = m.nb.Predict(feats, m.gridH, m.gridW); err != nil {
+			if pnb, err = m.nb.Predict(feats, m.cfg.GridH, m.cfg.GridW); err != nil {
 				return nil, fmt.Errorf("pni: neighbourhood model: %w", err)
 			}
 		}
@@ -188,12 +205,12 @@ func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, er
 			return mask
 		}
 	}
-	m.index.Search(feats, n, allow, idx, out)
+	bk.index.Search(feats, n, allow, idx, out)
 	for i, v := range out {
 		if idx[i] < 0 { // nothing allowed: cannot happen when p sums to 1; fall back to all
 			var d [1]float32
 			var j [1]int32
-			m.index.Search(feats[i*m.dim:(i+1)*m.dim], 1, nil, j[:], d[:])
+			bk.index.Search(feats[i*bk.dim:(i+1)*bk.dim], 1, nil, j[:], d[:])
 			v = d[0]
 		}
 		out[i] = float32(math.Sqrt(float64(v)))
@@ -203,10 +220,10 @@ func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, er
 
 // allowed writes the allowed set A(x) = {c : p(c|Omega) > tau} of grid
 // position pos into mask (K long), p(c|Omega) being the mean of the enabled
-// parts' distributions over C_emb (PNI.md section 5). The neighbourhood part
-// is dense (each C_emb element gets its C_dist element's probability, shared
-// among the elements mapped to it); the position part is sparse, so elements
-// outside its row get the neighbourhood term alone.
+// parts' distributions over C_emb (docs/algorithm.md, "Score"). The
+// neighbourhood part is dense (each C_emb element gets its C_dist element's
+// probability, shared among the elements mapped to it); the position part is
+// sparse, so elements outside its row get the neighbourhood term alone.
 func (m *Model) allowed(pos int, pnb []float32, tau float32, mask []bool) {
 	var idx []int32
 	var p []float32
@@ -223,10 +240,11 @@ func (m *Model) allowed(pos int, pnb []float32, tau float32, mask []bool) {
 		return
 	}
 	parts++
-	row := pnb[pos*m.nDist : (pos+1)*m.nDist]
+	bk := m.bank
+	row := pnb[pos*bk.nDist : (pos+1)*bk.nDist]
 	nbTerm := func(c int) float32 {
-		d := m.distOf[c]
-		return row[d] / float32(m.distCount[d])
+		d := bk.distOf[c]
+		return row[d] / float32(bk.distCount[d])
 	}
 	for c := range mask {
 		mask[c] = nbTerm(c)/parts > tau

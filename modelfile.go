@@ -1,36 +1,94 @@
 package pni
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math"
 	"os"
 
 	"github.com/x/pni/backbone"
+	"github.com/x/pni/internal/binenc"
 	"github.com/x/pni/neighborhood"
 	"github.com/x/pni/position"
 )
 
-// The model file: magic, format version, payload length, payload, CRC-32C of
-// the payload; all integers little-endian.
+// The model file:
+//
+//	magic "PNIMODEL" | format version u32 | body length u64 | body | CRC-32C of the body u32
+//
+// (integers little-endian). The body is a sequence of named sections, each
+//
+//	name (length-prefixed) | description (length-prefixed) | optional (one byte) | payload (length-prefixed)
+//
+// written by the component that owns it (its MarshalBinary). A reader that
+// meets a section it does not know refuses the file with an
+// *UnsupportedError naming the section and its description, unless the
+// section is marked optional (then it is skipped). A new component
+// (calibration, a refinement net, another backbone) is one more section.
 const (
 	fileMagic = "PNIMODEL"
 	// FileVersion is the model-file format this package writes and reads.
-	FileVersion = 1
+	// Version 1 (a single unnamed payload) is refused with a *FormatError.
+	FileVersion = 2
 )
 
-// FormatError reports a model file that is not a pni model, is damaged, or
-// was written by an incompatible version.
-type FormatError struct{ Reason string }
+const (
+	headerLen       = 20 // magic, version, body length
+	sectionOptional = 1 << 0
+)
 
-func (e *FormatError) Error() string { return "pni: bad model file: " + e.Reason }
+// section is one named part of a model file.
+type section struct {
+	name, description string
+	optional          bool
+	payload           []byte
+}
+
+// The sections this version writes and reads, in file order.
+const (
+	secConfig       = "config"
+	secBackbone     = "backbone"
+	secBank         = "bank"
+	secPosition     = "position"
+	secNeighborhood = "neighborhood"
+)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sections returns the model's sections.
+func (m *Model) sections() ([]section, error) {
+	cfg, err := json.Marshal(m.cfg)
+	if err != nil {
+		return nil, err
+	}
+	bank, err := m.bank.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	secs := []section{
+		{name: secConfig, description: "settings (JSON)", payload: cfg},
+		{name: secBackbone, description: "the backbone network (ONNX)", payload: m.backboneBytes},
+		{name: secBank, description: "the memory bank C_emb, C_dist", payload: bank},
+	}
+	if m.pos != nil {
+		b, err := m.pos.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{name: secPosition, description: "position histograms p(c|x)", payload: b})
+	}
+	if m.nb != nil {
+		b, err := m.nb.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{name: secNeighborhood, description: "neighbourhood MLP p(c|N(x))", payload: b})
+	}
+	return secs, nil
+}
 
 // Save writes the model, backbone included, to w in the versioned,
 // checksummed model-file format.
@@ -38,45 +96,24 @@ func (m *Model) Save(w io.Writer) error {
 	if m == nil || m.bb == nil {
 		return ErrNotFitted
 	}
-	var e enc
-	cfg, err := json.Marshal(m.cfg)
+	secs, err := m.sections()
 	if err != nil {
 		return fmt.Errorf("pni: Save: %w", err)
 	}
-	e.bytes(cfg)
-	e.bytes(m.backboneBytes)
-	e.ints(m.gridH, m.gridW, m.dim, m.nDist)
-	e.f32s(m.emb)
-	e.i32s(m.distOf)
-	e.bool(m.pos != nil)
-	if h := m.pos; h != nil {
-		e.ints(h.H, h.W, h.K, h.Radius)
-		e.i32s(h.Off)
-		e.i32s(h.Idx)
-		e.f32s(h.P)
+	var body binenc.Writer
+	for _, s := range secs {
+		body.String(s.name)
+		body.String(s.description)
+		body.Bool(s.optional)
+		body.Blob(s.payload)
 	}
-	e.bool(m.nb != nil)
-	if nb := m.nb; nb != nil {
-		r := nb.Reducer
-		e.ints(r.D, r.R, nb.Window, nb.Classes, len(nb.Layers))
-		e.f32s(r.Mean)
-		e.f32s(r.W)
-		e.f32s([]float32{nb.Temperature})
-		e.f32s(nb.InMean)
-		e.f32s(nb.InScale)
-		for _, l := range nb.Layers {
-			e.ints(l.In, l.Out)
-			e.f32s(l.W)
-			e.f32s(l.B)
-		}
-	}
-	var head [20]byte
+	var head [headerLen]byte
 	copy(head[:8], fileMagic)
 	binary.LittleEndian.PutUint32(head[8:], FileVersion)
-	binary.LittleEndian.PutUint64(head[12:], uint64(e.buf.Len()))
+	binary.LittleEndian.PutUint64(head[12:], uint64(len(body.Bytes())))
 	var tail [4]byte
-	binary.LittleEndian.PutUint32(tail[:], crc32.Checksum(e.buf.Bytes(), castagnoli))
-	for _, b := range [][]byte{head[:], e.buf.Bytes(), tail[:]} {
+	binary.LittleEndian.PutUint32(tail[:], crc32.Checksum(body.Bytes(), castagnoli))
+	for _, b := range [][]byte{head[:], body.Bytes(), tail[:]} {
 		if _, err := w.Write(b); err != nil {
 			return fmt.Errorf("pni: Save: %w", err)
 		}
@@ -111,10 +148,15 @@ func LoadFile(path string) (*Model, error) {
 		return nil, fmt.Errorf("pni: LoadFile: %w", err)
 	}
 	m, err := Unmarshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w (file %s)", err, path)
+	var fe *FormatError
+	var ue *UnsupportedError
+	switch {
+	case errors.As(err, &fe):
+		fe.Path = path
+	case errors.As(err, &ue):
+		ue.Path = path
 	}
-	return m, nil
+	return m, err
 }
 
 // Load reads a model written by Save from r.
@@ -127,246 +169,119 @@ func Load(r io.Reader) (*Model, error) {
 }
 
 // Unmarshal decodes a model file's bytes. A file that is not a pni model, is
-// truncated or damaged (checksum mismatch) or comes from another format version
-// is a *FormatError.
+// truncated or damaged (checksum mismatch) or comes from another format
+// version is a *FormatError; one with a section this version does not know
+// is an *UnsupportedError.
 func Unmarshal(data []byte) (*Model, error) {
-	if len(data) < 24 || string(data[:8]) != fileMagic {
-		return nil, &FormatError{"not a pni model file (missing the PNIMODEL header)"}
+	if len(data) < headerLen+4 || string(data[:8]) != fileMagic {
+		return nil, &FormatError{Msg: "not a pni model file (missing the PNIMODEL header)"}
 	}
 	if v := binary.LittleEndian.Uint32(data[8:]); v != FileVersion {
-		return nil, &FormatError{fmt.Sprintf("format version %d, this library reads version %d: refit the model or use the pni release that wrote it", v, FileVersion)}
+		return nil, &FormatError{Msg: fmt.Sprintf("format version %d, this version of pni reads version %d: refit the model with this version, or load it with the pni release that wrote it", v, FileVersion)}
 	}
 	n := binary.LittleEndian.Uint64(data[12:])
-	if n != uint64(len(data)-24) {
-		return nil, &FormatError{fmt.Sprintf("file is %d bytes, header says %d: truncated or padded", len(data), n+24)}
+	if n != uint64(len(data)-headerLen-4) {
+		return nil, &FormatError{Msg: fmt.Sprintf("file is %d bytes, header says %d: truncated or padded", len(data), n+headerLen+4)}
 	}
-	payload := data[20 : 20+n]
-	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(data[20+n:]) {
-		return nil, &FormatError{"checksum mismatch: the file is damaged"}
+	body := data[headerLen : headerLen+n]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[headerLen+n:]) {
+		return nil, &FormatError{Msg: "checksum mismatch: the file is damaged"}
 	}
-	m, err := decodePayload(&dec{b: payload})
+	secs, err := readSections(body)
 	if err != nil {
-		var fe *FormatError
-		if errors.As(err, &fe) {
-			return nil, err
-		}
-		return nil, &FormatError{err.Error()}
+		return nil, err
 	}
-	return m, nil
+	return decodeSections(secs)
 }
 
-func decodePayload(d *dec) (*Model, error) {
+// readSections splits a body into its sections.
+func readSections(body []byte) ([]section, error) {
+	r := binenc.NewReader(body)
+	var secs []section
+	for r.Len() > 0 && r.Err() == nil {
+		s := section{name: r.String(), description: r.String(), optional: r.Bool()}
+		s.payload = r.Blob()
+		secs = append(secs, s)
+	}
+	if err := r.Done(); err != nil {
+		return nil, &FormatError{Msg: "section table", Err: err}
+	}
+	return secs, nil
+}
+
+// decodeSections builds a model from its sections: each known section is
+// decoded (and validated) by its component, then the parts are checked
+// against each other.
+func decodeSections(secs []section) (*Model, error) {
 	m := &Model{}
-	if err := json.Unmarshal(d.bytes(), &m.cfg); d.err == nil && err != nil {
-		return nil, fmt.Errorf("config: %v", err)
+	seen := map[string]bool{}
+	bad := func(name string, err error) error {
+		return &FormatError{Msg: fmt.Sprintf("section %q", name), Err: err}
 	}
-	m.backboneBytes = d.bytes()
-	m.gridH, m.gridW, m.dim, m.nDist = d.int(), d.int(), d.int(), d.int()
-	m.emb = d.f32s()
-	m.distOf = d.i32s()
-	if d.bool() {
-		h := &position.Hist{H: d.int(), W: d.int(), K: d.int(), Radius: d.int()}
-		h.Off, h.Idx, h.P = d.i32s(), d.i32s(), d.f32s()
-		m.pos = h
-	}
-	if d.bool() {
-		r := &neighborhood.Reducer{D: d.int(), R: d.int()}
-		nb := &neighborhood.Model{Reducer: r, Window: d.int(), Classes: d.int()}
-		layers := d.int()
-		r.Mean, r.W = d.f32s(), d.f32s()
-		if t := d.f32s(); len(t) == 1 {
-			nb.Temperature = t[0]
-		} else if d.err == nil {
-			d.err = errors.New("neighbourhood temperature missing")
+	for _, s := range secs {
+		if seen[s.name] {
+			return nil, &FormatError{Msg: fmt.Sprintf("section %q appears twice", s.name)}
 		}
-		nb.InMean, nb.InScale = d.f32s(), d.f32s()
-		for i := 0; i < layers && d.err == nil; i++ {
-			l := neighborhood.Dense{In: d.int(), Out: d.int()}
-			l.W, l.B = d.f32s(), d.f32s()
-			nb.Layers = append(nb.Layers, l)
+		seen[s.name] = true
+		switch s.name {
+		case secConfig:
+			if err := json.Unmarshal(s.payload, &m.cfg); err != nil {
+				return nil, bad(s.name, err)
+			}
+			if err := m.cfg.validate(); err != nil {
+				return nil, bad(s.name, err)
+			}
+		case secBackbone:
+			m.backboneBytes = s.payload
+		case secBank:
+			m.bank = &bank{}
+			if err := m.bank.UnmarshalBinary(s.payload); err != nil {
+				return nil, bad(s.name, err)
+			}
+		case secPosition:
+			m.pos = &position.Hist{}
+			if err := m.pos.UnmarshalBinary(s.payload); err != nil {
+				return nil, bad(s.name, err)
+			}
+		case secNeighborhood:
+			m.nb = &neighborhood.Model{}
+			if err := m.nb.UnmarshalBinary(s.payload); err != nil {
+				return nil, bad(s.name, err)
+			}
+		default:
+			if s.optional {
+				continue
+			}
+			return nil, &UnsupportedError{Section: s.name, Description: s.description}
 		}
-		m.nb = nb
 	}
-	if d.err != nil {
-		return nil, d.err
+	for _, name := range []string{secConfig, secBackbone, secBank} {
+		if !seen[name] {
+			return nil, &FormatError{Msg: fmt.Sprintf("the %q section is missing", name)}
+		}
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%d unread bytes after the model", len(d.b))
-	}
-	if err := m.validate(); err != nil {
-		return nil, err
+	if err := m.checkParts(); err != nil {
+		return nil, &FormatError{Msg: "the parts do not fit together", Err: err}
 	}
 	bb, err := backbone.LoadBytes(m.backboneBytes, nil)
 	if err != nil {
-		return nil, fmt.Errorf("embedded backbone: %v", err)
+		return nil, &FormatError{Msg: "embedded backbone", Err: err}
 	}
 	m.bb = bb
-	if err := m.derive(); err != nil {
-		return nil, err
-	}
 	return m, nil
 }
 
-// validate checks that the decoded arrays agree with each other, so that a
-// crafted file cannot make Score index out of range.
-func (m *Model) validate() error {
-	c := m.cfg
-	if m.gridH <= 0 || m.gridW <= 0 || m.dim <= 0 || m.gridH*m.gridW > 1<<22 {
-		return fmt.Errorf("bad grid %dx%dx%d", m.gridH, m.gridW, m.dim)
+// checkParts checks that the decoded components agree with each other and
+// with the settings, so that a crafted file cannot make Score index out of
+// range.
+func (m *Model) checkParts() error {
+	c, k := m.cfg, m.bank.size()
+	if h := m.pos; h != nil && (h.H != c.GridH || h.W != c.GridW || h.K != k) {
+		return fmt.Errorf("position histogram is %dx%d over %d elements, the model has a %dx%d grid and %d", h.W, h.H, h.K, c.GridW, c.GridH, k)
 	}
-	if c.ResizeW <= 0 || c.ResizeH <= 0 || c.CropW < 0 || c.CropH < 0 || c.CropW > c.ResizeW || c.CropH > c.ResizeH ||
-		c.ResizeW > 4096 || c.ResizeH > 4096 || !(c.TauScale > 0) || c.Sigma < 0 || c.Sigma > 64 {
-		return fmt.Errorf("bad settings %+v", c)
-	}
-	k := len(m.distOf)
-	if k == 0 || len(m.emb) != k*m.dim || m.nDist <= 0 || m.nDist > k {
-		return fmt.Errorf("coreset sizes disagree (|C_emb| %d, |C_dist| %d, %d values)", k, m.nDist, len(m.emb))
-	}
-	for _, v := range m.distOf {
-		if v < 0 || int(v) >= m.nDist {
-			return errors.New("coreset mapping out of range")
-		}
-	}
-	if h := m.pos; h != nil {
-		if h.H != m.gridH || h.W != m.gridW || h.K != k || len(h.Off) != h.H*h.W+1 || len(h.Idx) != len(h.P) || h.Off[0] != 0 || int(h.Off[len(h.Off)-1]) != len(h.Idx) {
-			return errors.New("position histogram does not match the model")
-		}
-		for i := 1; i < len(h.Off); i++ {
-			if h.Off[i] < h.Off[i-1] {
-				return errors.New("position histogram offsets decrease")
-			}
-		}
-		for _, c := range h.Idx {
-			if c < 0 || int(c) >= k {
-				return errors.New("position histogram index out of range")
-			}
-		}
-	}
-	if nb := m.nb; nb != nil {
-		r := nb.Reducer
-		if r.D != m.dim || r.R <= 0 || len(r.W) != r.D*r.R || (r.Mean != nil && len(r.Mean) != r.D) ||
-			nb.Classes != m.nDist || nb.Window < 3 || nb.Window%2 == 0 || len(nb.Layers) == 0 || !(nb.Temperature > 0) ||
-			len(nb.InMean) != len(nb.InScale) || (nb.InMean != nil && len(nb.InMean) != r.R) {
-			return errors.New("neighbourhood model does not match the model")
-		}
-		in := (nb.Window*nb.Window - 1) * r.R
-		for _, l := range nb.Layers {
-			if l.In != in || l.Out <= 0 || len(l.W) != l.In*l.Out || len(l.B) != l.Out {
-				return errors.New("neighbourhood layer shapes disagree")
-			}
-			in = l.Out
-		}
-		if in != nb.Classes {
-			return errors.New("neighbourhood output size is not |C_dist|")
-		}
+	if nb := m.nb; nb != nil && (nb.Classes() != m.bank.nDist || nb.FeatureDim() != m.bank.dim) {
+		return fmt.Errorf("neighbourhood model has %d classes over %d-dim features, the bank has |C_dist| = %d and %d dims",
+			nb.Classes(), nb.FeatureDim(), m.bank.nDist, m.bank.dim)
 	}
 	return nil
-}
-
-type enc struct{ buf bytes.Buffer }
-
-func (e *enc) u64(v uint64) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], v)
-	e.buf.Write(b[:])
-}
-func (e *enc) ints(vs ...int) {
-	for _, v := range vs {
-		e.u64(uint64(int64(v)))
-	}
-}
-func (e *enc) bool(v bool) {
-	if v {
-		e.buf.WriteByte(1)
-	} else {
-		e.buf.WriteByte(0)
-	}
-}
-func (e *enc) bytes(b []byte) { e.u64(uint64(len(b))); e.buf.Write(b) }
-func (e *enc) f32s(v []float32) {
-	e.u64(uint64(len(v)))
-	var b [4]byte
-	for _, x := range v {
-		binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
-		e.buf.Write(b[:])
-	}
-}
-func (e *enc) i32s(v []int32) {
-	e.u64(uint64(len(v)))
-	var b [4]byte
-	for _, x := range v {
-		binary.LittleEndian.PutUint32(b[:], uint32(x))
-		e.buf.Write(b[:])
-	}
-}
-
-// dec reads what enc wrote; the first overrun sets err and later reads return zeros.
-type dec struct {
-	b   []byte
-	err error
-}
-
-func (d *dec) take(n uint64) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errors.New("truncated payload")
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-func (d *dec) u64() uint64 {
-	b := d.take(8)
-	if b == nil {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(b)
-}
-func (d *dec) int() int {
-	v := int64(d.u64())
-	if v < 0 || v > 1<<40 {
-		if d.err == nil {
-			d.err = fmt.Errorf("size %d out of range", v)
-		}
-		return 0
-	}
-	return int(v)
-}
-func (d *dec) bool() bool {
-	b := d.take(1)
-	return b != nil && b[0] == 1
-}
-func (d *dec) bytes() []byte {
-	n := d.u64()
-	return bytes.Clone(d.take(n))
-}
-func (d *dec) f32s() []float32 { return decodeSlice(d, math.Float32frombits) }
-func (d *dec) i32s() []int32 {
-	return decodeSlice(d, func(u uint32) int32 { return int32(u) })
-}
-
-// decodeSlice reads a length-prefixed slice of 4-byte little-endian values.
-func decodeSlice[T any](d *dec, conv func(uint32) T) []T {
-	n := d.u64()
-	if n == 0 {
-		return nil
-	}
-	if n > uint64(len(d.b))/4 {
-		if d.err == nil {
-			d.err = errors.New("truncated payload")
-		}
-		return nil
-	}
-	b := d.take(n * 4)
-	if b == nil {
-		return nil
-	}
-	v := make([]T, n)
-	for i := range v {
-		v[i] = conv(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v
 }

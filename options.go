@@ -9,18 +9,18 @@ import (
 	"github.com/x/pni/neighborhood"
 )
 
-// Preset names a family of settings: input size, crop, coreset ratio, blur and
-// the PNI parts' window sizes. Options given after WithPreset override it.
+// Preset names a family of settings: input size, crop, coreset ratio, blur,
+// the PNI parts' window and which parts are on. Any other option overrides
+// the preset's value for its setting, wherever it stands among the options.
 type Preset string
 
 const (
 	// PresetDefault keeps the whole field of view: images are resized to
-	// 480x480 without cropping (a 60x60 feature grid), 1% coreset, blur sigma 8,
-	// position part on, neighbourhood MLP off (on the shared sets it never
-	// changed a ranking and cost 2-8x in Fit and Score; WithNeighborhood(true)
-	// turns it on).
-	// Resolution is what moves accuracy most (PNI.md section 9), and the MVTec
-	// center crop throws away the border where real defects occur.
+	// 480x480 without cropping (a 60x60 feature grid), 1% coreset, blur sigma
+	// 8, position part on, neighbourhood MLP off (WithNeighborhood(true)
+	// turns it on; see the README for why it is off). Resolution moves
+	// accuracy most, and the MVTec center crop throws away the border where
+	// real defects occur.
 	PresetDefault Preset = "default"
 	// PresetMVTec is the MVTec AD benchmark protocol of PatchCore: resize to
 	// 256x256, center crop 224 (a 28x28 grid), 10% coreset, blur sigma 4.
@@ -70,7 +70,7 @@ type config struct {
 	position         bool
 	neighborhood     bool
 	radius           int // position box radius; -1 = scale with the grid
-	window           int // neighbourhood window p; 0 = from preset
+	window           int // neighbourhood window p
 	tauScale         float64
 	minValTop1       float64
 	nb               neighborhood.Config
@@ -79,22 +79,18 @@ type config struct {
 	featureBudget    int64 // bytes of float32 training features kept before falling back to float16
 }
 
-func defaultConfig() config {
+// defaultConfig returns the settings of preset p before any other option.
+func defaultConfig(p Preset) (config, error) {
 	c := config{
+		preset:        p,
 		maxDist:       2048,
 		projDim:       128,
 		position:      true,
-		neighborhood:  true,
 		radius:        -1,
 		tauScale:      1,
 		minValTop1:    0.05,
 		featureBudget: 1 << 30,
 	}
-	c.applyPreset(PresetDefault)
-	return c
-}
-
-func (c *config) applyPreset(p Preset) error {
 	switch p {
 	case PresetDefault:
 		c.resizeW, c.resizeH, c.cropW, c.cropH = 480, 480, 0, 0
@@ -109,21 +105,51 @@ func (c *config) applyPreset(p Preset) error {
 		c.ratio, c.sigma, c.window = 0.01, 8, 9
 		c.neighborhood = true
 	default:
-		return fmt.Errorf("pni: unknown preset %q (want %q, %q or %q)", p, PresetDefault, PresetMVTec, PresetPaper)
+		return c, badArg("unknown preset %q (want %q, %q or %q)", p, PresetDefault, PresetMVTec, PresetPaper)
 	}
-	c.preset = p
-	return nil
+	return c, nil
+}
+
+// resolveOptions applies opts over the defaults of the preset they name
+// (the last WithPreset, else PresetDefault), so that the result does not
+// depend on where WithPreset stands: options are applied once to find the
+// preset, then again over its defaults. It returns the first invalid
+// option's error.
+func resolveOptions(opts []Option) (config, error) {
+	probe := config{preset: PresetDefault}
+	for _, o := range opts {
+		if err := o(&probe); err != nil {
+			return config{}, err
+		}
+	}
+	c, err := defaultConfig(probe.preset)
+	if err != nil {
+		return config{}, err
+	}
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			return config{}, err
+		}
+	}
+	return c, nil
 }
 
 // Option configures Fit. Each option validates its argument; Fit returns the
-// first invalid option's error before doing any work.
+// first invalid option's error (matching ErrInvalidArgument) before doing
+// any work.
 type Option func(*config) error
 
-// WithPreset selects a preset (default PresetDefault). It resets input size,
-// crop, coreset ratio, blur sigma and window to the preset's values, so give it
-// before the options that override them.
+// WithPreset selects a preset (default PresetDefault). Every other option
+// overrides the preset's value for its own setting, before or after
+// WithPreset alike.
 func WithPreset(p Preset) Option {
-	return func(c *config) error { return c.applyPreset(p) }
+	return func(c *config) error {
+		if _, err := defaultConfig(p); err != nil {
+			return err
+		}
+		c.preset = p
+		return nil
+	}
 }
 
 // WithBackbone names the ONNX backbone file (see package backbone for what it
@@ -132,7 +158,7 @@ func WithPreset(p Preset) Option {
 func WithBackbone(path string) Option {
 	return func(c *config) error {
 		if path == "" {
-			return fmt.Errorf("pni: WithBackbone: empty path")
+			return badArg("WithBackbone: empty path")
 		}
 		c.backbonePath = path
 		return nil
@@ -143,7 +169,7 @@ func WithBackbone(path string) Option {
 func WithBackboneBytes(data []byte) Option {
 	return func(c *config) error {
 		if len(data) == 0 {
-			return fmt.Errorf("pni: WithBackboneBytes: empty model")
+			return badArg("WithBackboneBytes: empty model")
 		}
 		c.backboneBytes = data
 		return nil
@@ -156,7 +182,7 @@ func WithBackboneBytes(data []byte) Option {
 func WithResize(w, h int) Option {
 	return func(c *config) error {
 		if w < 32 || h < 32 || w > 4096 || h > 4096 {
-			return fmt.Errorf("pni: WithResize(%d, %d): each side must be in [32, 4096]", w, h)
+			return badArg("WithResize(%d, %d): each side must be in [32, 4096]", w, h)
 		}
 		c.resizeW, c.resizeH = w, h
 		return nil
@@ -167,7 +193,7 @@ func WithResize(w, h int) Option {
 func WithCrop(w, h int) Option {
 	return func(c *config) error {
 		if (w == 0) != (h == 0) || w < 0 || h < 0 {
-			return fmt.Errorf("pni: WithCrop(%d, %d): give both sides, or (0, 0) for no crop", w, h)
+			return badArg("WithCrop(%d, %d): give both sides, or (0, 0) for no crop", w, h)
 		}
 		c.cropW, c.cropH = w, h
 		return nil
@@ -179,7 +205,7 @@ func WithCrop(w, h int) Option {
 func WithCoresetRatio(r float64) Option {
 	return func(c *config) error {
 		if !(r > 0 && r <= 1) {
-			return fmt.Errorf("pni: WithCoresetRatio(%v): want a ratio in (0, 1]", r)
+			return badArg("WithCoresetRatio(%v): want a ratio in (0, 1]", r)
 		}
 		c.ratio = r
 		return nil
@@ -192,7 +218,7 @@ func WithCoresetRatio(r float64) Option {
 func WithProjectionDim(d int) Option {
 	return func(c *config) error {
 		if d == 0 {
-			return fmt.Errorf("pni: WithProjectionDim(0): use a positive dimension, or -1 for exact selection")
+			return badArg("WithProjectionDim(0): use a positive dimension, or -1 for exact selection")
 		}
 		c.projDim = d
 		return nil
@@ -206,7 +232,7 @@ func WithPosition(on bool) Option {
 
 // WithNeighborhood turns the neighbourhood part p(c|N_p(x)) on or off (on in
 // PresetMVTec and PresetPaper, off in PresetDefault). With both parts off the
-// model is PatchCore (1-NN over C_emb). Give it after WithPreset.
+// model is PatchCore (1-NN over C_emb).
 func WithNeighborhood(on bool) Option {
 	return func(c *config) error { c.neighborhood = on; return nil }
 }
@@ -216,7 +242,7 @@ func WithNeighborhood(on bool) Option {
 func WithBoxRadius(r int) Option {
 	return func(c *config) error {
 		if r < 0 {
-			return fmt.Errorf("pni: WithBoxRadius(%d): want r >= 0", r)
+			return badArg("WithBoxRadius(%d): want r >= 0", r)
 		}
 		c.radius = r
 		return nil
@@ -228,7 +254,7 @@ func WithBoxRadius(r int) Option {
 func WithWindow(p int) Option {
 	return func(c *config) error {
 		if p < 3 || p%2 == 0 {
-			return fmt.Errorf("pni: WithWindow(%d): want an odd window >= 3", p)
+			return badArg("WithWindow(%d): want an odd window >= 3", p)
 		}
 		c.window = p
 		return nil
@@ -240,7 +266,7 @@ func WithWindow(p int) Option {
 func WithTauScale(s float64) Option {
 	return func(c *config) error {
 		if !(s > 0) || math.IsInf(s, 0) {
-			return fmt.Errorf("pni: WithTauScale(%v): want a positive finite scale", s)
+			return badArg("WithTauScale(%v): want a positive finite scale", s)
 		}
 		c.tauScale = s
 		return nil
@@ -252,7 +278,7 @@ func WithTauScale(s float64) Option {
 func WithBlurSigma(s float64) Option {
 	return func(c *config) error {
 		if s < 0 || math.IsNaN(s) || s > 64 {
-			return fmt.Errorf("pni: WithBlurSigma(%v): want 0 <= sigma <= 64", s)
+			return badArg("WithBlurSigma(%v): want 0 <= sigma <= 64", s)
 		}
 		c.sigma = s
 		return nil
@@ -260,10 +286,17 @@ func WithBlurSigma(s float64) Option {
 }
 
 // WithNeighborhoodConfig sets the MLP's training configuration (layer sizes,
-// epochs, learning rate, temperature...); its zero fields keep their defaults.
-// The window comes from WithWindow and the seed from WithSeed.
+// epochs, learning rate, temperature...); its zero fields keep their
+// defaults. The window comes from WithWindow and the seed from WithSeed. The
+// configuration is validated here, before any image is read.
 func WithNeighborhoodConfig(nc neighborhood.Config) Option {
-	return func(c *config) error { c.nb = nc; return nil }
+	return func(c *config) error {
+		if err := nc.Validate(); err != nil {
+			return fmt.Errorf("pni: WithNeighborhoodConfig: %w", err)
+		}
+		c.nb = nc
+		return nil
+	}
 }
 
 // WithMinValTop1 sets the validation top-1 accuracy below which Fit judges
@@ -273,7 +306,7 @@ func WithNeighborhoodConfig(nc neighborhood.Config) Option {
 func WithMinValTop1(a float64) Option {
 	return func(c *config) error {
 		if a < 0 || a > 1 {
-			return fmt.Errorf("pni: WithMinValTop1(%v): want an accuracy in [0, 1]", a)
+			return badArg("WithMinValTop1(%v): want an accuracy in [0, 1]", a)
 		}
 		c.minValTop1 = a
 		return nil
@@ -313,7 +346,7 @@ func WithProgressWriter(w io.Writer) Option {
 func WithFeatureMemory(bytes int64) Option {
 	return func(c *config) error {
 		if bytes < 0 {
-			return fmt.Errorf("pni: WithFeatureMemory(%d): want bytes >= 0", bytes)
+			return badArg("WithFeatureMemory(%d): want bytes >= 0", bytes)
 		}
 		c.featureBudget = bytes
 		return nil

@@ -3,13 +3,24 @@ package pni
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/color"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/x/pni/backbone"
+	"github.com/x/pni/imageio"
+	"github.com/x/pni/internal/binenc"
+	"github.com/x/pni/neighborhood"
 	"github.com/x/pni/position"
 )
 
@@ -62,15 +73,13 @@ func fitTiny(t *testing.T, extra ...Option) *Model {
 // sets are known: the nearest element is excluded where p(c|x) is zero.
 func TestPatchScoresAllowedSet(t *testing.T) {
 	// Three 2-d bank elements; two grid positions.
-	m := &Model{gridH: 1, gridW: 2, dim: 2, nDist: 3,
-		emb:    []float32{0, 0, 10, 0, 0, 5},
-		distOf: []int32{0, 1, 2},
-		cfg:    modelConfig{TauScale: 1},
+	bk := &bank{dim: 2, nDist: 3, emb: []float32{0, 0, 10, 0, 0, 5}, distOf: []int32{0, 1, 2}}
+	if err := bk.derive(); err != nil {
+		t.Fatal(err)
+	}
+	m := &Model{bank: bk, cfg: modelConfig{GridH: 1, GridW: 2, TauScale: 1},
 		// Position 0 allows only element 1; position 1 allows elements 0 and 2.
 		pos: &position.Hist{H: 1, W: 2, K: 3, Off: []int32{0, 1, 3}, Idx: []int32{1, 0, 2}, P: []float32{1, 0.5, 0.5}},
-	}
-	if err := m.derive(); err != nil {
-		t.Fatal(err)
 	}
 	feats := []float32{1, 0, 9, 1} // nearest overall: element 0 for x=0, element 1 for x=1
 	got, err := m.patchScores(context.Background(), feats)
@@ -96,18 +105,15 @@ func TestPatchScoresAllowedSet(t *testing.T) {
 }
 
 // TestAllowedSetParts checks A(x) = {c : p(c|Omega) > tau} by hand for the
-// neighbourhood part alone and for both parts (PNI.md section 5): K = 4,
+// neighbourhood part alone and for both parts (docs/algorithm.md, section 5): K = 4,
 // C_dist = the first 2 elements, elements 2 and 3 mapped to C_dist 0 and 1,
 // tau = 1/(2K) = 0.125.
 func TestAllowedSetParts(t *testing.T) {
-	m := &Model{gridH: 1, gridW: 1, dim: 1, nDist: 2,
-		emb:    []float32{0, 1, 2, 3},
-		distOf: []int32{0, 1, 0, 1},
-		cfg:    modelConfig{TauScale: 1},
-	}
-	if err := m.derive(); err != nil {
+	bk := &bank{dim: 1, nDist: 2, emb: []float32{0, 1, 2, 3}, distOf: []int32{0, 1, 0, 1}}
+	if err := bk.derive(); err != nil {
 		t.Fatal(err)
 	}
+	m := &Model{bank: bk, cfg: modelConfig{GridH: 1, GridW: 1, TauScale: 1}}
 	pnb := []float32{0.9, 0.1} // p(C_dist | neighbours), shared by the 2 elements mapped to each
 	mask := make([]bool, 4)
 	check := func(name string, want []bool) {
@@ -280,29 +286,61 @@ func TestConcurrentScore(t *testing.T) {
 	}
 }
 
+// TestFitErrors checks that each bad input gives the error it is about.
 func TestFitErrors(t *testing.T) {
 	ctx := context.Background()
-	if _, err := Fit(ctx, nil, WithBackbone(tinyBackbone)); err == nil {
-		t.Error("Fit with no images: no error")
+	invalid := func(name string, err error, want string) {
+		t.Helper()
+		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an ErrInvalidArgument error mentioning %q", name, err, want)
+		}
 	}
-	if _, err := Fit(ctx, normals(2)); err == nil {
-		t.Error("Fit without a backbone: no error")
+	_, err := Fit(ctx, nil, WithBackbone(tinyBackbone))
+	invalid("no images", err, "no training images")
+	_, err = Fit(ctx, normals(2))
+	invalid("no backbone", err, "no backbone")
+	_, err = Fit(ctx, normals(2), WithBackbone(tinyBackbone), WithCoresetRatio(2))
+	invalid("ratio 2", err, "WithCoresetRatio(2)")
+	_, err = Fit(ctx, normals(2), WithPreset("huge"))
+	invalid("unknown preset", err, `unknown preset "huge"`)
+	_, err = Fit(ctx, normals(2), WithBackbone(tinyBackbone), WithCrop(10, 0))
+	invalid("half a crop", err, "WithCrop(10, 0)")
+	_, err = Fit(ctx, normals(2), WithBackbone(tinyBackbone), WithResize(64, 64), WithCrop(100, 100))
+	invalid("crop larger than the resize", err, "larger than the resized image")
+	// A bad MLP configuration fails at once, before any feature extraction
+	// (the progress callback never sees the features stage).
+	var stages []Stage
+	_, err = Fit(ctx, normals(2), append(tinyOpts(WithProgress(func(p Progress) { stages = append(stages, p.Stage) })),
+		WithNeighborhood(true), WithNeighborhoodConfig(neighborhood.Config{Hidden: []int{4, -1}}))...)
+	invalid("bad MLP config", err, "Config.Hidden")
+	if len(stages) != 0 {
+		t.Errorf("bad MLP config: Fit ran stages %v before failing", stages)
 	}
-	if _, err := Fit(ctx, normals(2), WithBackbone("testdata/missing.onnx")); err == nil {
-		t.Error("Fit with a missing backbone: no error")
+
+	var ie *ImageError
+	_, err = Fit(ctx, []image.Image{texture(0, false), nil}, WithBackbone(tinyBackbone))
+	if !errors.As(err, &ie) || ie.Index != 1 || !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("nil image: got %v, want an *ImageError for image 1", err)
 	}
-	if _, err := Fit(ctx, normals(2), WithBackboneBytes([]byte("not onnx at all"))); err == nil {
-		t.Error("Fit with a malformed backbone: no error")
+	_, err = FitFiles(ctx, []string{"testdata/missing.png"}, tinyOpts()...)
+	if !errors.As(err, &ie) || ie.Path != "testdata/missing.png" || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: got %v, want an *ImageError naming it, wrapping fs.ErrNotExist", err)
 	}
-	if _, err := Fit(ctx, normals(2), WithBackbone(tinyBackbone), WithCoresetRatio(2)); err == nil {
-		t.Error("ratio 2: no error")
+	notImage := filepath.Join(t.TempDir(), "notes.png")
+	os.WriteFile(notImage, []byte("not an image"), 0o644)
+	var fe *imageio.FormatError
+	if _, err = FitFiles(ctx, []string{notImage}, tinyOpts()...); !errors.As(err, &ie) || !errors.As(err, &fe) || strings.Contains(err.Error(), "mvtec") {
+		t.Errorf("not an image: got %v, want an *ImageError wrapping an imageio.FormatError", err)
 	}
-	if _, err := Fit(ctx, normals(2), WithPreset("huge")); err == nil {
-		t.Error("unknown preset: no error")
+
+	if _, err := Fit(ctx, normals(2), WithBackbone("testdata/missing.onnx")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing backbone: got %v, want fs.ErrNotExist", err)
 	}
-	if _, err := Fit(ctx, []image.Image{nil}, WithBackbone(tinyBackbone)); err == nil {
-		t.Error("nil image: no error")
+	var bfe *backbone.FormatError
+	if _, err := Fit(ctx, normals(2), WithBackboneBytes([]byte("not onnx at all"))); !errors.As(err, &bfe) {
+		t.Errorf("malformed backbone: got %v, want a *backbone.FormatError", err)
 	}
+
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := Fit(cctx, normals(4), tinyOpts()...); !errors.Is(err, context.Canceled) {
@@ -313,11 +351,37 @@ func TestFitErrors(t *testing.T) {
 		t.Errorf("Score on a zero Model: got %v", err)
 	}
 	fm := fitTiny(t, WithNeighborhood(false))
-	if _, err := fm.Score(ctx, image.NewRGBA(image.Rect(0, 0, 0, 0))); err == nil {
-		t.Error("Score of an empty image: no error")
+	if _, err := fm.Score(ctx, image.NewRGBA(image.Rect(0, 0, 0, 0))); !errors.As(err, &ie) || !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Score of an empty image: %v", err)
+	}
+	if _, err := fm.Score(ctx, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Score of nil: %v", err)
 	}
 	if _, err := fm.Score(cctx, texture(0, false)); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Score: got %v", err)
+	}
+}
+
+// TestPresetOrderIndependent checks that an option overrides the preset's
+// value wherever WithPreset stands among the options.
+func TestPresetOrderIndependent(t *testing.T) {
+	for _, opts := range [][]Option{
+		{WithNeighborhood(true), WithPreset(PresetDefault), WithBlurSigma(2), WithWindow(3)},
+		{WithPreset(PresetDefault), WithNeighborhood(true), WithBlurSigma(2), WithWindow(3)},
+		{WithWindow(3), WithBlurSigma(2), WithNeighborhood(true), WithPreset(PresetDefault)},
+	} {
+		c, err := resolveOptions(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.neighborhood || c.sigma != 2 || c.window != 3 || c.resizeW != 480 || c.preset != PresetDefault {
+			t.Errorf("resolved %+v", c)
+		}
+	}
+	// The last preset wins; the MVTec preset's own values apply.
+	c, err := resolveOptions([]Option{WithPreset(PresetPaper), WithPosition(false), WithPreset(PresetMVTec)})
+	if err != nil || c.preset != PresetMVTec || c.cropW != 224 || c.position || !c.neighborhood {
+		t.Errorf("last preset: %+v, %v", c, err)
 	}
 }
 
@@ -332,5 +396,94 @@ func TestProgressReported(t *testing.T) {
 		if !seen[s] {
 			t.Errorf("no progress report for stage %q", s)
 		}
+	}
+}
+
+// rewrite re-encodes a model file with its sections changed by edit.
+func rewrite(t *testing.T, data []byte, edit func([]section) []section) []byte {
+	t.Helper()
+	secs, err := readSections(data[headerLen : len(data)-4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body binenc.Writer
+	for _, s := range edit(secs) {
+		body.String(s.name)
+		body.String(s.description)
+		body.Bool(s.optional)
+		body.Blob(s.payload)
+	}
+	out := append([]byte{}, data[:headerLen]...)
+	binary.LittleEndian.PutUint64(out[12:], uint64(len(body.Bytes())))
+	out = append(out, body.Bytes()...)
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(body.Bytes(), castagnoli))
+}
+
+// TestModelFileSections checks the sectioned format: the sections a model
+// writes, a newer file's unknown section refused by name, an unknown
+// optional section skipped, a missing or repeated section refused, and a
+// version-1 file refused naming both versions.
+func TestModelFileSections(t *testing.T) {
+	m := fitTiny(t, WithNeighborhood(true), WithMinValTop1(0))
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	secs, err := readSections(data[headerLen : len(data)-4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range secs {
+		names = append(names, s.name)
+	}
+	if want := []string{"config", "backbone", "bank", "position", "neighborhood"}; !slices.Equal(names, want) {
+		t.Errorf("sections %v, want %v", names, want)
+	}
+
+	newer := rewrite(t, data, func(s []section) []section {
+		return append(s, section{name: "refine", description: "a pixel-wise refinement net", payload: []byte{1, 2}})
+	})
+	_, err = Unmarshal(newer)
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) || ue.Section != "refine" || !strings.Contains(err.Error(), "refinement net") {
+		t.Errorf("unknown section: got %v, want an *UnsupportedError naming it", err)
+	}
+	path := filepath.Join(t.TempDir(), "newer.pni")
+	os.WriteFile(path, newer, 0o644)
+	if _, err := LoadFile(path); !errors.As(err, &ue) || ue.Path != path {
+		t.Errorf("LoadFile of a newer file: %v", err)
+	}
+
+	extra := rewrite(t, data, func(s []section) []section {
+		return append(s, section{name: "notes", description: "free text", optional: true, payload: []byte("hello")})
+	})
+	if m2, err := Unmarshal(extra); err != nil || m2.Info() != m.Info() {
+		t.Errorf("optional unknown section: %v", err)
+	}
+
+	var fe *FormatError
+	for name, edit := range map[string]func([]section) []section{
+		"no bank": func(s []section) []section {
+			return slices.DeleteFunc(s, func(x section) bool { return x.name == "bank" })
+		},
+		"two configs":  func(s []section) []section { return append(s, s[0]) },
+		"bad position": func(s []section) []section { s[3].payload = s[3].payload[:len(s[3].payload)-3]; return s },
+		"position of another grid": func(s []section) []section {
+			h := &position.Hist{H: 1, W: 1, K: m.bank.size(), Off: []int32{0, 1}, Idx: []int32{0}, P: []float32{1}}
+			s[3].payload, _ = h.MarshalBinary()
+			return s
+		},
+	} {
+		if _, err := Unmarshal(rewrite(t, data, edit)); !errors.As(err, &fe) {
+			t.Errorf("%s: got %v, want a *FormatError", name, err)
+		}
+	}
+
+	old := bytes.Clone(data)
+	binary.LittleEndian.PutUint32(old[8:], 1)
+	if _, err := Unmarshal(old); !errors.As(err, &fe) || !strings.Contains(err.Error(), "version 1") || !strings.Contains(err.Error(), "version 2") {
+		t.Errorf("version 1 file: got %v, want a *FormatError naming versions 1 and 2", err)
 	}
 }

@@ -4,39 +4,30 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/x/pni/internal/geom"
+
 	"github.com/x/pni/internal/kernels"
 	"github.com/x/pni/internal/tensor"
 )
 
-// Features is a batch of patch-feature grids: N images, an H x W grid each,
-// a D-vector per grid position, stored contiguously N x H x W x D (D
-// fastest) in Data.
+// Features is one image's patch-feature grid: a D-vector per position of
+// an H x W grid, stored H x W x D (D fastest, positions row-major) in Data.
 type Features struct {
-	N, H, W, D int
-	Data       []float32
+	H, W, D int
+	Data    []float32
 }
 
-// At returns the D-vector of image n at grid position (y, x), a subslice of
-// Data (capacity limited to D). It panics if an index is out of range.
-func (f *Features) At(n, y, x int) []float32 {
-	if n < 0 || n >= f.N || y < 0 || y >= f.H || x < 0 || x >= f.W {
-		panic(fmt.Sprintf("backbone: Features.At(%d, %d, %d) out of range for N=%d H=%d W=%d", n, y, x, f.N, f.H, f.W))
+// At returns the D-vector at grid position (y, x), a subslice of Data
+// (capacity limited to D). It panics if an index is out of range.
+func (f *Features) At(y, x int) []float32 {
+	if y < 0 || y >= f.H || x < 0 || x >= f.W {
+		panic(fmt.Sprintf("backbone: Features.At(%d, %d) out of range for H=%d W=%d", y, x, f.H, f.W))
 	}
-	i := ((n*f.H+y)*f.W + x) * f.D
+	i := (y*f.W + x) * f.D
 	return f.Data[i : i+f.D : i+f.D]
 }
 
-// Image returns the H*W*D block of image n, a subslice of Data (row-major
-// positions, D fastest). It panics if n is out of range.
-func (f *Features) Image(n int) []float32 {
-	if n < 0 || n >= f.N {
-		panic(fmt.Sprintf("backbone: Features.Image(%d) out of range for N=%d", n, f.N))
-	}
-	s := f.H * f.W * f.D
-	return f.Data[n*s : (n+1)*s : (n+1)*s]
-}
-
-// Aggregate combines raw layer outputs into patch features as PNI.md
+// aggregateLayers combines raw layer outputs into patch features as docs/algorithm.md
 // section 1 (PatchCore's aggregation) fixes: layer2 is N x C2 x h2 x w2,
 // layer3 is N x C3 x h3 x w3 (C3 even). Each layer gets a 3x3 local mean
 // (stride 1, zero padding, always divided by 9, as torch's
@@ -46,7 +37,7 @@ func (f *Features) Image(n int) []float32 {
 // concatenation [layer2 | layer3'] with D = C2 + C3/2 per position, as
 // N x h2 x w2 x D. (Pairing is done first: it commutes with both linear
 // filters.)
-func Aggregate(layer2, layer3 *tensor.Tensor) (*Features, error) {
+func aggregateLayers(layer2, layer3 *tensor.Tensor) (*Features, error) {
 	if err := check4D("layer2", layer2); err != nil {
 		return nil, err
 	}
@@ -55,15 +46,15 @@ func Aggregate(layer2, layer3 *tensor.Tensor) (*Features, error) {
 	}
 	n, c2, h, w := layer2.Shape[0], layer2.Shape[1], layer2.Shape[2], layer2.Shape[3]
 	n3, c3, h3, w3 := layer3.Shape[0], layer3.Shape[1], layer3.Shape[2], layer3.Shape[3]
-	if n3 != n {
-		return nil, fmt.Errorf("layer2 has batch %d but layer3 has %d", n, n3)
+	if n != 1 || n3 != 1 {
+		return nil, fmt.Errorf("layer2 and layer3 have batch %d and %d, want one image", n, n3)
 	}
 	if c3%2 != 0 {
 		return nil, fmt.Errorf("layer3 has an odd channel count %d; its channels are averaged in pairs", c3)
 	}
 	half := c3 / 2
 	d := c2 + half
-	f := &Features{N: n, H: h, W: w, D: d, Data: make([]float32, n*h*w*d)}
+	f := &Features{H: h, W: w, D: d, Data: make([]float32, h*w*d)}
 	aggregate(f, layer2.Data, layer3.Data, c2, c3, h3, w3)
 	return f, nil
 }
@@ -81,10 +72,11 @@ const aggBlock = 16
 // of f.Data. Every output value is computed by the same arithmetic whatever
 // the split, so the result does not depend on the number of CPUs.
 func aggregate(f *Features, l2all, l3all []float32, c2, c3, h3, w3 int) {
-	n, h, w, d := f.N, f.H, f.W, f.D
+	const n = 1
+	h, w, d := f.H, f.W, f.D
 	half := c3 / 2
 	hw, hw3 := h*w, h3*w3
-	ys, xs := bilinearTaps(h3, h), bilinearTaps(w3, w)
+	ys, xs := geom.HalfPixelTaps(h3, h, float64(h3)/float64(h), 0), geom.HalfPixelTaps(w3, w, float64(w3)/float64(w), 0)
 	b2, b3 := (c2+aggBlock-1)/aggBlock, (half+aggBlock-1)/aggBlock
 	units := n * (b2 + b3)
 	var next atomic.Int64
@@ -100,7 +92,7 @@ func aggregate(f *Features, l2all, l3all []float32, c2, c3, h3, w3 int) {
 				return
 			}
 			i, b := u/(b2+b3), u%(b2+b3)
-			out := f.Image(i)
+			out := f.Data
 			if b < b2 {
 				// layer2: local mean per channel.
 				c0 := b * aggBlock
@@ -194,55 +186,26 @@ func boxMean3(dst, src, scratch []float32, h, w int) {
 	}
 }
 
-// tap is one output coordinate's two source indices and weights.
-type tap struct {
-	i0, i1 int
-	w0, w1 float32
-}
-
-// bilinearTaps computes torch's upsample_bilinear2d (align_corners=false)
-// source coordinates for resizing in -> out along one axis.
-func bilinearTaps(in, out int) []tap {
-	taps := make([]tap, out)
-	scale := float64(in) / float64(out)
-	for o := range taps {
-		src := (float64(o)+0.5)*scale - 0.5
-		if src < 0 {
-			src = 0
-		}
-		i0 := int(src)
-		if i0 > in-1 {
-			i0 = in - 1
-		}
-		i1 := i0
-		if i0 < in-1 {
-			i1 = i0 + 1
-		}
-		l1 := float32(src - float64(i0))
-		taps[o] = tap{i0: i0, i1: i1, w0: 1 - l1, w1: l1}
-	}
-	return taps
-}
-
 // upsample bilinearly resizes the plane src (row width sw) to len(ys) x w
 // using the precomputed taps. rows (len >= (len(src)/sw)*w) receives the
 // horizontally resized source rows, each computed once and then blended
 // vertically (the same two products and sums per output value as resizing
 // each output value directly).
-func upsample(dst, src []float32, sw int, ys, xs []tap, w int, rows []float32) {
+func upsample(dst, src []float32, sw int, ys, xs []geom.Tap, w int, rows []float32) {
 	for r := range len(src) / sw {
 		s := src[r*sw : (r+1)*sw]
 		o := rows[r*w : (r+1)*w]
 		for x, tx := range xs {
-			o[x] = tx.w0*s[tx.i0] + tx.w1*s[tx.i1]
+			o[x] = (1-tx.W)*s[tx.I0] + tx.W*s[tx.I1]
 		}
 	}
 	for y, ty := range ys {
-		r0, r1 := rows[ty.i0*w:(ty.i0+1)*w], rows[ty.i1*w:(ty.i1+1)*w]
+		r0, r1 := rows[ty.I0*w:(ty.I0+1)*w], rows[ty.I1*w:(ty.I1+1)*w]
 		o := dst[y*w : (y+1)*w]
 		r0, r1 = r0[:len(o)], r1[:len(o)]
+		w0, w1 := 1-ty.W, ty.W
 		for x := range o {
-			o[x] = ty.w0*r0[x] + ty.w1*r1[x]
+			o[x] = w0*r0[x] + w1*r1[x]
 		}
 	}
 }

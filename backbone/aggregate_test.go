@@ -51,7 +51,7 @@ func TestAggregateTorch(t *testing.T) {
 		l2 := tensor.FromData(parseFloats(t, c.Layer2), c.Layer2Shape...)
 		l3 := tensor.FromData(parseFloats(t, c.Layer3), c.Layer3Shape...)
 		want := parseFloats(t, c.Out)
-		f, err := Aggregate(l2, l3)
+		f, err := aggregateBatch(l2, l3)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
@@ -75,18 +75,18 @@ func TestAggregateHand(t *testing.T) {
 	// from 1x1 to 2x2 is constant 4/9.
 	l2 := tensor.FromData([]float32{1, 1, 1, 1}, 1, 1, 2, 2)
 	l3 := tensor.FromData([]float32{3, 5}, 1, 2, 1, 1)
-	f, err := Aggregate(l2, l3)
+	f, err := aggregateLayers(l2, l3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.N != 1 || f.H != 2 || f.W != 2 || f.D != 2 {
-		t.Fatalf("shape %d,%d,%d,%d", f.N, f.H, f.W, f.D)
+	if f.H != 2 || f.W != 2 || f.D != 2 {
+		t.Fatalf("shape %d,%d,%d", f.H, f.W, f.D)
 	}
 	for y := range 2 {
 		for x := range 2 {
-			v := f.At(0, y, x)
+			v := f.At(y, x)
 			if math.Abs(float64(v[0])-4.0/9) > 1e-6 || math.Abs(float64(v[1])-4.0/9) > 1e-6 {
-				t.Errorf("At(0,%d,%d) = %v, want [4/9 4/9]", y, x, v)
+				t.Errorf("At(%d,%d) = %v, want [4/9 4/9]", y, x, v)
 			}
 		}
 	}
@@ -99,15 +99,15 @@ func TestAggregateHand(t *testing.T) {
 	// -> all 4/9 since both inputs are equal.
 	l2 = tensor.FromData([]float32{0, 0, 0, 0, 9, 0, 0, 0, 0}, 1, 1, 3, 3)
 	l3 = tensor.FromData([]float32{0, 2, 2, 4}, 1, 2, 1, 2)
-	f, err = Aggregate(l2, l3)
+	f, err = aggregateLayers(l2, l3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for y := range 3 {
 		for x := range 3 {
-			v := f.At(0, y, x)
+			v := f.At(y, x)
 			if math.Abs(float64(v[0])-1) > 1e-6 || math.Abs(float64(v[1])-4.0/9) > 1e-6 {
-				t.Errorf("At(0,%d,%d) = %v, want [1 4/9]", y, x, v)
+				t.Errorf("At(%d,%d) = %v, want [1 4/9]", y, x, v)
 			}
 		}
 	}
@@ -118,13 +118,13 @@ func TestAggregateHand(t *testing.T) {
 	// -> 1, 1, 1, 0.75, 0.25, 0.
 	l2 = tensor.New(1, 1, 1, 6)
 	l3 = tensor.FromData([]float32{9, 0, 0, 9, 0, 0}, 1, 2, 1, 3)
-	f, err = Aggregate(l2, l3)
+	f, err = aggregateLayers(l2, l3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []float32{1, 1, 1, 0.75, 0.25, 0}
 	for x := range 6 {
-		if v := f.At(0, 0, x)[1]; math.Abs(float64(v-want[x])) > 1e-6 {
+		if v := f.At(0, x)[1]; math.Abs(float64(v-want[x])) > 1e-6 {
 			t.Errorf("upsampled x=%d: %v, want %v", x, v, want[x])
 		}
 	}
@@ -140,30 +140,28 @@ func TestAggregateErrors(t *testing.T) {
 		{"3d", tensor.New(4, 2, 2), tensor.New(1, 2, 1, 1)},
 		{"odd C3", ok2, tensor.New(1, 3, 1, 1)},
 		{"batch mismatch", ok2, tensor.New(2, 2, 1, 1)},
+		{"batch of two", tensor.New(2, 4, 2, 2), tensor.New(2, 2, 1, 1)},
 		{"zero dim", tensor.New(1, 4, 0, 2), tensor.New(1, 2, 1, 1)},
 		{"short data", &tensor.Tensor{Shape: []int{1, 4, 2, 2}, Data: make([]float32, 3)}, tensor.New(1, 2, 1, 1)},
 	} {
-		if _, err := Aggregate(c.l2, c.l3); err == nil {
+		if _, err := aggregateLayers(c.l2, c.l3); err == nil {
 			t.Errorf("%s: no error", c.name)
 		}
 	}
 }
 
 func TestFeaturesAccessors(t *testing.T) {
-	f := &Features{N: 2, H: 2, W: 3, D: 4, Data: make([]float32, 2*2*3*4)}
+	f := &Features{H: 2, W: 3, D: 4, Data: make([]float32, 2*3*4)}
 	for i := range f.Data {
 		f.Data[i] = float32(i)
 	}
-	if v := f.At(1, 1, 2); len(v) != 4 || cap(v) != 4 || v[0] != float32(((1*2+1)*3+2)*4) {
-		t.Errorf("At(1,1,2) = %v", v)
-	}
-	if img := f.Image(1); len(img) != 24 || img[0] != 24 {
-		t.Errorf("Image(1) = %v", img)
+	if v := f.At(1, 2); len(v) != 4 || cap(v) != 4 || v[0] != float32((1*3+2)*4) {
+		t.Errorf("At(1,2) = %v", v)
 	}
 	defer func() {
 		if recover() == nil {
 			t.Error("At out of range did not panic")
 		}
 	}()
-	f.At(2, 0, 0)
+	f.At(2, 0)
 }

@@ -93,7 +93,7 @@ func LoadBytes(data []byte, opts *Options) (*Model, error) {
 		opts = &Options{}
 	}
 	if n := len(opts.Layers); n != 0 && (n != 2 || opts.Layers[0] == "" || opts.Layers[1] == "" || opts.Layers[0] == opts.Layers[1]) {
-		return nil, fmt.Errorf("backbone: Options.Layers must name two distinct outputs (stride 8, then stride 16), got %q", opts.Layers)
+		return nil, badArg("Options.Layers must name two distinct outputs (stride 8, then stride 16), got %q", opts.Layers)
 	}
 	if len(data) == 0 {
 		return nil, &FormatError{Msg: "the file is empty"}
@@ -102,7 +102,7 @@ func LoadBytes(data []byte, opts *Options) (*Model, error) {
 	if err != nil {
 		var ue *onnx.UnsupportedError
 		if errors.As(err, &ue) {
-			return nil, &UnsupportedError{Err: err}
+			return nil, &UnsupportedError{Op: ue.Op, Node: ue.Node, Opset: ue.Opset, Detail: ue.Detail, Err: err}
 		}
 		return nil, &FormatError{Msg: "cannot decode the ONNX model", Err: err}
 	}
@@ -147,7 +147,7 @@ func (m *Model) checkLayers() error {
 		// with no inputs fails before any computation, either because the
 		// name is unknown or because the image input is missing.
 		_, err := m.net.Run(context.Background(), nil, l)
-		if err != nil && strings.Contains(err.Error(), "no value named") {
+		if errors.Is(err, onnx.ErrNoValue) {
 			missing = append(missing, l)
 		}
 	}
@@ -179,7 +179,7 @@ func pickTriple(opt [3]float32, md map[string]string, key string, def [3]float32
 				rule = "finite and > 0"
 			}
 			if src == "Options" {
-				return v, fmt.Errorf("backbone: Options.%s = %v: every component must be %s", strings.ToUpper(key[:1])+key[1:], v, rule)
+				return v, badArg("Options.%s = %v: every component must be %s", strings.ToUpper(key[:1])+key[1:], v, rule)
 			}
 			return v, &FormatError{Msg: fmt.Sprintf("%s = %v: every component must be %s", src, v, rule)}
 		}
@@ -225,60 +225,29 @@ func (m *Model) InputName() string { return m.input }
 // Metadata returns the model's ONNX metadata_props (a fresh copy).
 func (m *Model) Metadata() map[string]string { return m.net.Metadata() }
 
-// Features runs the backbone on a batch of images and aggregates the layers
-// (see Aggregate). Every image goes through Input with the same p and must
-// give the same input size (use a fixed resize for images of mixed sizes).
-// The batch runs as one network call, so memory grows with len(imgs) (for
-// ResNet-50 roughly 15 MB per image at 224 x 224 and 75 MB at 480 x 480):
-// split large sets into batches of a few images.
-func (m *Model) Features(ctx context.Context, imgs []image.Image, p Preprocess) (*Features, error) {
-	if len(imgs) == 0 {
-		return nil, &InputError{Index: -1, Msg: "no images given"}
+// Features runs the backbone on one image under p and aggregates its two
+// layers into the patch-feature grid (see the package documentation). ctx
+// cancels the network run between nodes.
+func (m *Model) Features(ctx context.Context, img image.Image, p Preprocess) (*Features, error) {
+	in, err := m.inputTensor(img, p)
+	if err != nil {
+		return nil, err
 	}
-	var batch *tensor.Tensor
-	var h, w int
-	for i, img := range imgs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if img == nil {
-			return nil, &InputError{Index: i, Msg: "nil image"}
-		}
-		iw, ih, err := p.InputSize(img.Bounds().Dx(), img.Bounds().Dy())
-		if err != nil {
-			return nil, &InputError{Index: i, Msg: err.Error()}
-		}
-		if i == 0 {
-			h, w = ih, iw
-			batch = tensor.New(len(imgs), 3, h, w)
-		} else if ih != h || iw != w {
-			return nil, &InputError{Index: i, Msg: fmt.Sprintf("gives a %dx%d (WxH) network input, image 0 gives %dx%d: set Preprocess.ResizeW/ResizeH so all images share one size", iw, ih, w, h)}
-		}
-		if err := m.inputInto(batch.Data[i*3*h*w:(i+1)*3*h*w], img, p, iw, ih); err != nil {
-			return nil, &InputError{Index: i, Msg: err.Error()}
-		}
-	}
-	return m.FeaturesTensor(ctx, batch)
+	return m.featuresTensor(ctx, in)
 }
 
-// FeaturesTensor runs the backbone on an already-normalised N x 3 x H x W
-// input and aggregates the layers (see Aggregate).
-func (m *Model) FeaturesTensor(ctx context.Context, in *tensor.Tensor) (*Features, error) {
+// featuresTensor runs the backbone on an already-normalised 1 x 3 x H x W
+// input and aggregates the layers.
+func (m *Model) featuresTensor(ctx context.Context, in *tensor.Tensor) (*Features, error) {
 	l2, l3, err := m.runLayers(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	f, err := Aggregate(l2, l3)
+	f, err := aggregateLayers(l2, l3)
 	if err != nil {
 		return nil, fmt.Errorf("backbone: layers %q/%q: %w", m.layers[0], m.layers[1], err)
 	}
 	return f, nil
-}
-
-// RawLayers runs the backbone on a normalised N x 3 x H x W input and returns
-// its two layer outputs (fine, coarse) without aggregation.
-func (m *Model) RawLayers(ctx context.Context, in *tensor.Tensor) (fine, coarse *tensor.Tensor, err error) {
-	return m.runLayers(ctx, in)
 }
 
 func (m *Model) runLayers(ctx context.Context, in *tensor.Tensor) (*tensor.Tensor, *tensor.Tensor, error) {
@@ -293,8 +262,8 @@ func (m *Model) runLayers(ctx context.Context, in *tensor.Tensor) (*tensor.Tenso
 		return nil, nil, fmt.Errorf("backbone: running the model on a %v input: %w", in.Shape, err)
 	}
 	l2, l3 := out[m.layers[0]], out[m.layers[1]]
-	if l2 == nil || l3 == nil || len(l2.Shape) != 4 || len(l3.Shape) != 4 {
-		return nil, nil, &FormatError{Msg: fmt.Sprintf("layers %q and %q must be N x C x H x W", m.layers[0], m.layers[1])}
+	if l2 == nil || l3 == nil || len(l2.Shape) != 4 || len(l3.Shape) != 4 || l2.Shape[0] != 1 || l3.Shape[0] != 1 {
+		return nil, nil, &FormatError{Msg: fmt.Sprintf("layers %q and %q must be 1 x C x H x W for one image", m.layers[0], m.layers[1])}
 	}
 	m.gridMu.Lock()
 	m.grid[[2]int{in.Shape[2], in.Shape[3]}] = [2]int{l2.Shape[2], l2.Shape[3]}
@@ -304,35 +273,35 @@ func (m *Model) runLayers(ctx context.Context, in *tensor.Tensor) (*tensor.Tenso
 
 func checkInput(in *tensor.Tensor) error {
 	if in == nil {
-		return &InputError{Index: -1, Msg: "nil input tensor"}
+		return badArg("nil input tensor")
 	}
-	if len(in.Shape) != 4 || in.Shape[1] != 3 {
-		return &InputError{Index: -1, Msg: fmt.Sprintf("input tensor has shape %v, want N x 3 x H x W", in.Shape)}
+	if len(in.Shape) != 4 || in.Shape[0] != 1 || in.Shape[1] != 3 {
+		return badArg("input tensor has shape %v, want 1 x 3 x H x W", in.Shape)
 	}
-	if in.Shape[0] < 1 || in.Shape[2] < 1 || in.Shape[3] < 1 {
-		return &InputError{Index: -1, Msg: fmt.Sprintf("input tensor has shape %v: every dimension must be >= 1", in.Shape)}
+	if in.Shape[2] < 1 || in.Shape[3] < 1 {
+		return badArg("input tensor has shape %v: every dimension must be >= 1", in.Shape)
 	}
 	if in.Shape[2] > MaxInputSide || in.Shape[3] > MaxInputSide {
-		return &InputError{Index: -1, Msg: fmt.Sprintf("input %dx%d exceeds MaxInputSide %d: resize the images first", in.Shape[3], in.Shape[2], MaxInputSide)}
+		return badArg("input %dx%d exceeds MaxInputSide %d: resize the images first", in.Shape[3], in.Shape[2], MaxInputSide)
 	}
 	if in.Len() != len(in.Data) {
-		return &InputError{Index: -1, Msg: fmt.Sprintf("input tensor has %d values for shape %v", len(in.Data), in.Shape)}
+		return badArg("input tensor has %d values for shape %v", len(in.Data), in.Shape)
 	}
 	return nil
 }
 
-// GridSize returns the feature grid (H, W) for a network input of h x w
+// gridSize returns the feature grid (H, W) for a network input of h x w
 // pixels (height, width): the size of the fine layer's output. It is
-// measured on the model, up to the fine layer only, and cached; Features and
-// FeaturesTensor fill the cache too. Inputs up to 512 x 512 are measured
-// with one run on a zero 1 x 3 x h x w input; larger ones with two thin runs
-// (h x 8 and 8 x w: convolutions and pools treat the axes independently),
-// falling back to the full size if a thin run fails. For torchvision ResNets
-// the result is (ceil(h/8), ceil(w/8)): each of the three stride-2 steps
-// (7x7 conv pad 3, 3x3 max-pool pad 1, 3x3 conv pad 1) maps n to ceil(n/2).
-func (m *Model) GridSize(h, w int) (int, int, error) {
+// measured on the model, up to the fine layer only, and cached; Features
+// fills the cache too. Inputs up to 512 x 512 are measured with one run on
+// a zero 1 x 3 x h x w input; larger ones with two thin runs (h x 8 and 8 x
+// w: convolutions and pools treat the axes independently), falling back to
+// the full size if a thin run fails. For torchvision ResNets the result is
+// (ceil(h/8), ceil(w/8)): each of the three stride-2 steps (7x7 conv pad 3,
+// 3x3 max-pool pad 1, 3x3 conv pad 1) maps n to ceil(n/2).
+func (m *Model) gridSize(h, w int) (int, int, error) {
 	if h < 1 || w < 1 || h > MaxInputSide || w > MaxInputSide {
-		return 0, 0, &InputError{Index: -1, Msg: fmt.Sprintf("input size %dx%d (WxH) must be within 1..%d", w, h, MaxInputSide)}
+		return 0, 0, badArg("input size %dx%d (WxH) must be within 1..%d", w, h, MaxInputSide)
 	}
 	key := [2]int{h, w}
 	m.gridMu.Lock()

@@ -2,7 +2,6 @@ package backbone
 
 import (
 	"context"
-	"image"
 	"testing"
 
 	"github.com/x/pni/internal/tensor"
@@ -49,13 +48,12 @@ func BenchmarkResNet50Layer3_224(b *testing.B) {
 func benchFeatures(b *testing.B, size int, gflop float64) {
 	m := loadShared(b)
 	img := testImages(1, size+37, size+11)[0] // resized to size x size
-	imgs := []image.Image{img}
 	p := Preprocess{ResizeW: size, ResizeH: size}
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := m.Features(ctx, imgs, p); err != nil {
+		if _, err := m.Features(ctx, img, p); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -81,7 +79,7 @@ func BenchmarkAggregate480(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Aggregate(l2, l3); err != nil {
+		if _, err := aggregateLayers(l2, l3); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -95,7 +93,7 @@ func BenchmarkInput512to224(b *testing.B) {
 	p := Preprocess{ResizeW: 256, ResizeH: 256, CropW: 224, CropH: 224}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := m.Input(img, p); err != nil {
+		if _, err := m.inputTensor(img, p); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -12,23 +12,25 @@
 // as PNI (Bae, Lee, Kim, "PNI: Industrial Anomaly Detection using Position
 // and Neighborhood Information", ICCV 2023) uses it:
 //
-//  1. Model.Input: image -> RGB in [0,1] (gray replicated, alpha ignored as
+//  1. Preprocessing: image -> RGB in [0,1] (gray replicated, alpha ignored as
 //     PIL's convert("RGB") does) -> antialiased bilinear resize on real
 //     values (PIL's BILINEAR filter; equal to torch's interpolate with
 //     antialias=True to 1e-5, within 1/255 of PIL's 8-bit result) ->
 //     optional center crop (torchvision's CenterCrop offsets) ->
-//     (x-mean)/std, as a 3 x H x W tensor.
+//     (x-mean)/std. Geometry describes this mapping in both directions
+//     (original image <-> network input <-> feature grid).
 //  2. The network, up to the two layers.
-//  3. Aggregate: a 3x3 local mean (zero padding, divide by 9) of each layer,
+//  3. Aggregation: a 3x3 local mean (zero padding, divide by 9) of each layer,
 //     layer3 bilinearly upsampled (align_corners=false) to layer2's grid,
 //     layer3's channels averaged in adjacent pairs, and the concatenation
 //     [layer2 | layer3'] -> D = C2 + C3/2 (1024 for ResNet-50 and WRN-50-2)
-//     per grid position, stored N x H x W x D.
+//     per grid position, stored H x W x D.
 //
 // At a 224 x 224 input the grid is 28 x 28. For torchvision ResNets the
 // grid of an h x w input is (ceil(h/8), ceil(w/8)) (each of the three
-// stride-2 steps maps n to ceil(n/2)); Model.GridSize measures it on the
-// model itself, so other backbones work too.
+// stride-2 steps maps n to ceil(n/2)); Model.Geometry measures it on the
+// model itself, so other backbones work too. Model.Features runs the three
+// steps on one image.
 //
 // A Model is safe for concurrent use.
 package backbone

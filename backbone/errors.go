@@ -3,6 +3,8 @@ package backbone
 import (
 	"fmt"
 	"strings"
+
+	"github.com/x/pni/internal/errs"
 )
 
 // FormatError reports a model file that cannot be used as a backbone: the
@@ -35,19 +37,30 @@ func (e *FormatError) Error() string {
 func (e *FormatError) Unwrap() error { return e.Err }
 
 // UnsupportedError reports a well-formed ONNX model that uses an operator or
-// an operator mode the pure-Go executor does not implement. Export the
-// backbone with plain Conv/BatchNorm/ReLU/MaxPool/Add layers at opset 13 or
-// later, or report the operator named in Err.
+// an operator mode the pure-Go executor does not implement: Op, Node and
+// Opset say which. Export the backbone with plain Conv / BatchNormalization /
+// Relu / MaxPool / Add layers at opset 13 or later, or report the operator.
 type UnsupportedError struct {
-	Path string // the file, empty for LoadBytes
-	Err  error  // the executor's error, naming the operator and node
+	Path   string // the file, empty for LoadBytes
+	Op     string // the operator type, e.g. "Resize"
+	Node   string // the node's name ("#index" when unnamed)
+	Opset  int    // the model's default-domain opset
+	Detail string // the unsupported attribute or mode; empty for an unknown operator
+	Err    error  // the executor's error
 }
 
 func (e *UnsupportedError) Error() string {
+	var b strings.Builder
+	b.WriteString("backbone: ")
 	if e.Path != "" {
-		return "backbone: " + e.Path + ": unsupported model: " + e.Err.Error()
+		b.WriteString(e.Path + ": ")
 	}
-	return "backbone: unsupported model: " + e.Err.Error()
+	if e.Detail != "" {
+		fmt.Fprintf(&b, "unsupported model: %s in operator %s (node %s, opset %d)", e.Detail, e.Op, e.Node, e.Opset)
+	} else {
+		fmt.Fprintf(&b, "unsupported model: operator %s (node %s, opset %d) is not implemented", e.Op, e.Node, e.Opset)
+	}
+	return b.String()
 }
 
 // Unwrap returns the underlying error.
@@ -73,20 +86,12 @@ func (e *MissingLayerError) Error() string {
 		quoteList(e.Missing), quoteList(avail), more)
 }
 
-// InputError reports an image or input tensor the backbone cannot take:
-// empty, of a bad shape, too large (see MaxInputSide), or inconsistent with
-// the other images of a batch.
-type InputError struct {
-	Index int    // position in the batch, -1 when not about one image
-	Msg   string // what is wrong and what to do
-}
+// ErrInvalidArgument matches (errors.Is) every error this package returns
+// for bad arguments (a nil or empty image, bad Preprocess sizes, bad
+// Options); it is the same value as pni.ErrInvalidArgument.
+var ErrInvalidArgument = errs.ErrInvalidArgument
 
-func (e *InputError) Error() string {
-	if e.Index >= 0 {
-		return fmt.Sprintf("backbone: image %d: %s", e.Index, e.Msg)
-	}
-	return "backbone: " + e.Msg
-}
+func badArg(format string, a ...any) error { return errs.Arg("backbone: "+format, a...) }
 
 func quoteList(s []string) string {
 	q := make([]string, len(s))

@@ -2,6 +2,7 @@ package backbone_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"log"
@@ -31,23 +32,36 @@ func ExampleModel_Features() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Two synthetic 300 x 200 images; in practice, decode PNG/JPEG files.
-	imgs := make([]image.Image, 2)
-	for i := range imgs {
-		g := image.NewGray(image.Rect(0, 0, 300, 200))
-		for j := range g.Pix {
-			g.Pix[j] = uint8(j*(i+1)) ^ 0x55
-		}
-		imgs[i] = g
+	// A synthetic 300 x 200 image; in practice, decode a PNG/JPEG file
+	// (package imageio).
+	img := image.NewGray(image.Rect(0, 0, 300, 200))
+	for j := range img.Pix {
+		img.Pix[j] = uint8(j) ^ 0x55
 	}
 	// Whole image squashed to 224 x 224 (no crop: the border is kept).
-	f, err := m.Features(context.Background(), imgs, backbone.Preprocess{ResizeW: 224, ResizeH: 224})
+	p := backbone.Preprocess{ResizeW: 224, ResizeH: 224}
+	f, err := m.Features(context.Background(), img, p)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%d images, %d x %d grid, D = %d\n", f.N, f.H, f.W, f.D)
-	fmt.Println("feature vector at image 1, row 3, column 5:", len(f.At(1, 3, 5)), "values")
+	fmt.Printf("%d x %d grid, D = %d\n", f.H, f.W, f.D)
+	fmt.Println("feature vector at row 3, column 5:", len(f.At(3, 5)), "values")
+	g, _ := m.Geometry(300, 200, p)
+	x, y := g.InputToSource(112, 112) // the input's centre in the original image
+	fmt.Printf("input centre -> original (%.0f, %.0f)\n", x, y)
 	// Output:
-	// 2 images, 28 x 28 grid, D = 1024
-	// feature vector at image 1, row 3, column 5: 1024 values
+	// 28 x 28 grid, D = 1024
+	// feature vector at row 3, column 5: 1024 values
+	// input centre -> original (150, 100)
+}
+
+// ExampleUnsupportedError shows the operator, node and opset of a model the
+// executor cannot run, as a caller outside the module sees them.
+func ExampleUnsupportedError() {
+	_, err := backbone.Load(filepath.Join("testdata", "unsupported.onnx"), nil)
+	var ue *backbone.UnsupportedError
+	if errors.As(err, &ue) {
+		fmt.Println(ue.Op, ue.Node, ue.Opset)
+	}
+	// Output: Softplus soft 13
 }

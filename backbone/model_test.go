@@ -90,22 +90,26 @@ func TestLoadErrors(t *testing.T) {
 }
 
 // TestTinyFeaturesTorch runs the tiny model (testdata/gen_tiny.py) and
-// compares FeaturesTensor with torch's forward pass + aggregation.
+// compares the features of each of its two input images with torch's
+// forward pass + aggregation.
 func TestTinyFeaturesTorch(t *testing.T) {
 	m := loadTiny(t, nil)
-	in := tensor.FromData(readF32(t, filepath.Join("testdata", "tiny_input.f32")), 2, 3, 21, 26)
+	in := readF32(t, filepath.Join("testdata", "tiny_input.f32")) // 2 x 3 x 21 x 26
 	want := readF32(t, filepath.Join("testdata", "tiny_features.f32"))
-	f, err := m.FeaturesTensor(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.N != 2 || f.H != 3 || f.W != 4 || f.D != 1024 {
-		t.Fatalf("N,H,W,D = %d,%d,%d,%d, want 2,3,4,1024", f.N, f.H, f.W, f.D)
-	}
-	if e := relErr(f.Data, want); e > 1e-4 {
-		t.Errorf("max err / max|ref| = %.3g", e)
-	} else {
-		t.Logf("max err / max|ref| = %.3g", e)
+	const per, feats = 3 * 21 * 26, 3 * 4 * 1024
+	for i := range 2 {
+		f, err := m.featuresTensor(context.Background(), tensor.FromData(in[i*per:(i+1)*per], 1, 3, 21, 26))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.H != 3 || f.W != 4 || f.D != 1024 {
+			t.Fatalf("H,W,D = %d,%d,%d, want 3,4,1024", f.H, f.W, f.D)
+		}
+		if e := relErr(f.Data, want[i*feats:(i+1)*feats]); e > 1e-4 {
+			t.Errorf("image %d: max err / max|ref| = %.3g", i, e)
+		} else {
+			t.Logf("image %d: max err / max|ref| = %.3g", i, e)
+		}
 	}
 }
 
@@ -114,19 +118,19 @@ func TestTinyFeaturesTorch(t *testing.T) {
 func TestTinyGridSize(t *testing.T) {
 	m := loadTiny(t, nil)
 	for _, s := range [][2]int{{1, 1}, {7, 8}, {9, 15}, {16, 17}, {224, 225}, {31, 33}, {4096, 9}, {1025, 4095}} {
-		gh, gw, err := m.GridSize(s[0], s[1])
+		gh, gw, err := m.gridSize(s[0], s[1])
 		if err != nil {
 			t.Fatal(err)
 		}
 		if gh != (s[0]+7)/8 || gw != (s[1]+7)/8 {
-			t.Errorf("GridSize(%d, %d) = %d, %d; want %d, %d", s[0], s[1], gh, gw, (s[0]+7)/8, (s[1]+7)/8)
+			t.Errorf("gridSize(%d, %d) = %d, %d; want %d, %d", s[0], s[1], gh, gw, (s[0]+7)/8, (s[1]+7)/8)
 		}
 	}
-	if _, _, err := m.GridSize(0, 5); err == nil {
-		t.Error("GridSize(0, 5) gave no error")
+	if _, _, err := m.gridSize(0, 5); err == nil {
+		t.Error("gridSize(0, 5) gave no error")
 	}
-	if _, _, err := m.GridSize(MaxInputSide+1, 5); err == nil {
-		t.Error("GridSize above MaxInputSide gave no error")
+	if _, _, err := m.gridSize(MaxInputSide+1, 5); err == nil {
+		t.Error("gridSize above MaxInputSide gave no error")
 	}
 }
 
@@ -144,56 +148,55 @@ func testImages(n, w, h int) []image.Image {
 	return imgs
 }
 
-// TestTinyFeaturesImages checks that Features equals Input + FeaturesTensor,
-// that a batch gives the same features as images one at a time, and the
-// batch errors.
+// TestTinyFeaturesImages checks that Features equals inputTensor +
+// featuresTensor, its geometry, and its argument errors.
 func TestTinyFeaturesImages(t *testing.T) {
 	m := loadTiny(t, nil)
 	ctx := context.Background()
-	imgs := testImages(3, 50, 40)
+	imgs := testImages(2, 50, 40)
 	p := Preprocess{ResizeW: 40, ResizeH: 36, CropW: 33}
-	f, err := m.Features(ctx, imgs, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.N != 3 || f.H != 5 || f.W != 5 || f.D != 1024 {
-		t.Fatalf("N,H,W,D = %d,%d,%d,%d", f.N, f.H, f.W, f.D)
-	}
 	for i, img := range imgs {
-		in, err := m.Input(img, p)
+		f, err := m.Features(ctx, img, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		in.Shape = append([]int{1}, in.Shape...)
-		one, err := m.FeaturesTensor(ctx, in)
+		if f.H != 5 || f.W != 5 || f.D != 1024 {
+			t.Fatalf("H,W,D = %d,%d,%d", f.H, f.W, f.D)
+		}
+		in, err := m.inputTensor(img, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e := relErr(f.Image(i), one.Data); e > 1e-5 {
-			t.Errorf("image %d: batch vs single err %.3g", i, e)
+		one, err := m.featuresTensor(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(f.Data, one.Data); e != 0 {
+			t.Errorf("image %d: Features vs input+features err %.3g", i, e)
 		}
 	}
-	// Mixed sizes without a resize: error naming image 1.
-	_, err = m.Features(ctx, []image.Image{imgs[0], testImages(1, 30, 30)[0]}, Preprocess{})
-	var ie *InputError
-	if !errors.As(err, &ie) || ie.Index != 1 {
-		t.Errorf("mixed sizes: %v", err)
+	g, err := m.Geometry(50, 40, p)
+	if err != nil || g != (Geometry{SrcW: 50, SrcH: 40, ResizedW: 40, ResizedH: 36, CropX: 4, CropY: 0, InputW: 33, InputH: 36, GridW: 5, GridH: 5}) {
+		t.Errorf("Geometry = %+v, %v", g, err)
 	}
-	if _, err := m.Features(ctx, nil, p); err == nil {
-		t.Error("empty batch accepted")
-	}
-	if _, err := m.Features(ctx, []image.Image{image.NewGray(image.Rect(0, 0, 0, 0))}, Preprocess{}); !errors.As(err, &ie) {
-		t.Errorf("empty image: %v", err)
-	}
-	if _, err := m.FeaturesTensor(ctx, tensor.New(1, 1, 8, 8)); !errors.As(err, &ie) {
-		t.Errorf("1-channel tensor: %v", err)
-	}
-	if _, err := m.FeaturesTensor(ctx, tensor.New(1, 3, MaxInputSide+1, 8)); !errors.As(err, &ie) {
-		t.Errorf("oversized tensor: %v", err)
+	for name, err := range map[string]error{
+		"nil image": func() error { _, err := m.Features(ctx, nil, p); return err }(),
+		"empty image": func() error {
+			_, err := m.Features(ctx, image.NewGray(image.Rect(0, 0, 0, 0)), Preprocess{})
+			return err
+		}(),
+		"1-channel input": func() error { _, err := m.featuresTensor(ctx, tensor.New(1, 1, 8, 8)); return err }(),
+		"batch of two":    func() error { _, err := m.featuresTensor(ctx, tensor.New(2, 3, 8, 8)); return err }(),
+		"oversized input": func() error { _, err := m.featuresTensor(ctx, tensor.New(1, 3, MaxInputSide+1, 8)); return err }(),
+		"crop too large":  func() error { _, err := m.Features(ctx, imgs[0], Preprocess{CropW: 60, CropH: 10}); return err }(),
+	} {
+		if !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
+		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := m.Features(cctx, imgs, p); !errors.Is(err, context.Canceled) {
+	if _, err := m.Features(cctx, imgs[0], p); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
 }
@@ -204,15 +207,15 @@ func TestTinyConcurrent(t *testing.T) {
 	m := loadTiny(t, nil)
 	ctx := context.Background()
 	p := Preprocess{ResizeW: 48, ResizeH: 48}
-	var imgs [][]image.Image
+	var imgs []image.Image
 	var want []*Features
 	for i := range 4 {
-		batch := testImages(1+i%2, 20+i*9, 30)
-		f, err := m.Features(ctx, batch, p)
+		img := testImages(1, 20+i*9, 30)[0]
+		f, err := m.Features(ctx, img, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		imgs, want = append(imgs, batch), append(want, f)
+		imgs, want = append(imgs, img), append(want, f)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -240,7 +243,7 @@ func TestTinyConcurrent(t *testing.T) {
 
 // TestResNet50Parity runs the shared ResNet-50 on the reference input and
 // compares layer2/layer3 with PyTorch's (models/reference), and
-// FeaturesTensor with Aggregate of the reference layers.
+// the aggregated features with the aggregation of the reference layers.
 func TestResNet50Parity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ResNet-50 forward pass skipped in -short mode")
@@ -258,7 +261,7 @@ func TestResNet50Parity(t *testing.T) {
 	l2ref := tensor.FromData(readF32(t, ref+".layer2.f32"), 1, 512, 28, 28)
 	l3ref := tensor.FromData(readF32(t, ref+".layer3.f32"), 1, 1024, 14, 14)
 	ctx := context.Background()
-	l2, l3, err := m.RawLayers(ctx, in)
+	l2, l3, err := m.runLayers(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,24 +278,24 @@ func TestResNet50Parity(t *testing.T) {
 			t.Errorf("%s: max abs err / max|ref| = %.3g > 1e-3", c.name, e)
 		}
 	}
-	want, err := Aggregate(l2ref, l3ref)
+	want, err := aggregateLayers(l2ref, l3ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := m.FeaturesTensor(ctx, in)
+	f, err := m.featuresTensor(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.N != 1 || f.H != 28 || f.W != 28 || f.D != 1024 {
-		t.Fatalf("features N,H,W,D = %d,%d,%d,%d, want 1,28,28,1024", f.N, f.H, f.W, f.D)
+	if f.H != 28 || f.W != 28 || f.D != 1024 {
+		t.Fatalf("features H,W,D = %d,%d,%d, want 28,28,1024", f.H, f.W, f.D)
 	}
 	e := relErr(f.Data, want.Data)
 	t.Logf("features: max abs err / max|ref| = %.3g", e)
 	if e > 1e-3 {
 		t.Errorf("features: max abs err / max|ref| = %.3g > 1e-3", e)
 	}
-	if gh, gw, err := m.GridSize(224, 224); err != nil || gh != 28 || gw != 28 {
-		t.Errorf("GridSize(224, 224) = %d, %d, %v", gh, gw, err)
+	if gh, gw, err := m.gridSize(224, 224); err != nil || gh != 28 || gw != 28 {
+		t.Errorf("gridSize(224, 224) = %d, %d, %v", gh, gw, err)
 	}
 }
 
@@ -308,9 +311,9 @@ func TestResNet50GridOdd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range [][2]int{{65, 57}, {1001, 513}} { // the second is measured by thin runs
-		gh, gw, err := m.GridSize(s[0], s[1])
+		gh, gw, err := m.gridSize(s[0], s[1])
 		if err != nil || gh != (s[0]+7)/8 || gw != (s[1]+7)/8 {
-			t.Errorf("GridSize(%d, %d) = %d, %d, %v; want %d, %d", s[0], s[1], gh, gw, err, (s[0]+7)/8, (s[1]+7)/8)
+			t.Errorf("gridSize(%d, %d) = %d, %d, %v; want %d, %d", s[0], s[1], gh, gw, err, (s[0]+7)/8, (s[1]+7)/8)
 		}
 	}
 }
@@ -332,7 +335,7 @@ func TestExportedBackbone(t *testing.T) {
 	}
 	t.Logf("metadata: %v", m.Metadata())
 	ctx := context.Background()
-	f, err := m.Features(ctx, testImages(1, 100, 90), Preprocess{ResizeW: 61, ResizeH: 45})
+	f, err := m.Features(ctx, testImages(1, 100, 90)[0], Preprocess{ResizeW: 61, ResizeH: 45})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +347,7 @@ func TestExportedBackbone(t *testing.T) {
 		return
 	}
 	in := tensor.FromData(readF32(t, ref+".input.f32"), 1, 3, 224, 224)
-	l2, l3, err := m.RawLayers(ctx, in)
+	l2, l3, err := m.runLayers(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}

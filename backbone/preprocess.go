@@ -1,7 +1,6 @@
 package backbone
 
 import (
-	"fmt"
 	"image"
 	"image/color"
 
@@ -28,33 +27,6 @@ type Preprocess struct {
 	CropW, CropH int
 }
 
-// InputSize returns the network input size (width, height) that an image of
-// srcW x srcH pixels gets under p, or an error when the image is empty, a
-// field is negative, the crop is larger than the resized image, or a side
-// exceeds MaxInputSide.
-func (p Preprocess) InputSize(srcW, srcH int) (w, h int, err error) {
-	if srcW <= 0 || srcH <= 0 {
-		return 0, 0, fmt.Errorf("the image is empty (%dx%d pixels)", srcW, srcH)
-	}
-	if p.ResizeW < 0 || p.ResizeH < 0 || p.CropW < 0 || p.CropH < 0 {
-		return 0, 0, fmt.Errorf("Preprocess %+v: sizes must not be negative", p)
-	}
-	w, h = p.resizeSize(srcW, srcH)
-	if w > MaxInputSide || h > MaxInputSide {
-		return 0, 0, fmt.Errorf("the resized image would be %dx%d, more than MaxInputSide (%d) on a side: set Preprocess.ResizeW/ResizeH to a smaller size", w, h, MaxInputSide)
-	}
-	if p.CropW > w || p.CropH > h {
-		return 0, 0, fmt.Errorf("the crop %dx%d is larger than the resized image %dx%d", p.CropW, p.CropH, w, h)
-	}
-	if p.CropW > 0 {
-		w = p.CropW
-	}
-	if p.CropH > 0 {
-		h = p.CropH
-	}
-	return w, h, nil
-}
-
 // resizeSize is the size after the resize step (fields already validated).
 func (p Preprocess) resizeSize(srcW, srcH int) (int, int) {
 	switch {
@@ -68,51 +40,35 @@ func (p Preprocess) resizeSize(srcW, srcH int) (int, int) {
 	return p.ResizeW, p.ResizeH
 }
 
-// cropOffset is torchvision's center-crop offset int(round((n - c) / 2.0)),
-// Python rounding halves to even.
-func cropOffset(n, c int) int {
-	d := n - c
-	if d%2 == 0 {
-		return d / 2
-	}
-	k := d / 2 // d/2 = k + 0.5
-	if k%2 == 0 {
-		return k
-	}
-	return k + 1
-}
-
-// Input turns an image into the normalised 3 x H x W (CHW) network input:
+// inputTensor turns an image into the normalised 1 x 3 x H x W network input:
 // RGB in [0,1] (gray replicated; alpha ignored, colours taken
 // un-premultiplied, as PIL's convert("RGB") does), resized with the
 // antialiased bilinear filter of PIL and torch (resample.go) on real values,
 // as torch's interpolate(antialias=True) does on a float image (within one
 // level of PIL's 8-bit result), center-cropped, then (x - Mean) / Std.
-func (m *Model) Input(img image.Image, p Preprocess) (*tensor.Tensor, error) {
+func (m *Model) inputTensor(img image.Image, p Preprocess) (*tensor.Tensor, error) {
 	if img == nil {
-		return nil, &InputError{Index: -1, Msg: "nil image"}
+		return nil, badArg("nil image")
 	}
-	w, h, err := p.InputSize(img.Bounds().Dx(), img.Bounds().Dy())
+	g, err := p.Geometry(img.Bounds().Dx(), img.Bounds().Dy())
 	if err != nil {
-		return nil, &InputError{Index: -1, Msg: err.Error()}
+		return nil, err
 	}
-	t := tensor.New(3, h, w)
-	if err := m.inputInto(t.Data, img, p, w, h); err != nil {
-		return nil, &InputError{Index: -1, Msg: err.Error()}
-	}
+	t := tensor.New(1, 3, g.InputH, g.InputW)
+	m.inputInto(t.Data, img, g)
 	return t, nil
 }
 
-// inputInto writes the normalised 3 x h x w input of img into dst; w, h come
-// from p.InputSize.
-func (m *Model) inputInto(dst []float32, img image.Image, p Preprocess, w, h int) error {
+// inputInto writes the normalised 3 x h x w input of img under g into dst.
+func (m *Model) inputInto(dst []float32, img image.Image, g Geometry) {
+	w, h := g.InputW, g.InputH
 	plane := w * h
 	if len(dst) != 3*plane {
 		panic("backbone: inputInto: destination size mismatch")
 	}
 	pl := toPlanes(img)
-	rw, rh := p.resizeSize(pl.w, pl.h)
-	win := window{rw: rw, rh: rh, x0: cropOffset(rw, w), y0: cropOffset(rh, h), w: w, h: h}
+	rw, rh := g.ResizedW, g.ResizedH
+	win := window{rw: rw, rh: rh, x0: g.CropX, y0: g.CropY, w: w, h: h}
 	resize := rw != pl.w || rh != pl.h
 	var ax, ay *pilAxis // the weights, shared by the planes
 	if resize {
@@ -141,7 +97,6 @@ func (m *Model) inputInto(dst []float32, img image.Image, p Preprocess, w, h int
 			}
 		}
 	}
-	return nil
 }
 
 // planes is an image's straight (un-premultiplied) colours as one plane

@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/x/pni/internal/tensor"
 )
 
 type preprocessCase struct {
@@ -118,7 +121,7 @@ func to16(img image.Image) image.Image {
 // units, between Input(img, p) and PIL's result want.
 func comparePIL(t *testing.T, m *Model, img image.Image, p Preprocess, want image.Image) (maxd, meand float64) {
 	t.Helper()
-	in, err := m.Input(img, p)
+	in, err := inputCHW(m, img, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +168,7 @@ func TestInputMatchesTorch(t *testing.T) {
 			src, p := c.load(t, shared)
 			want := readF32(t, filepath.Join("testdata", c.Expected))
 			ch, h, w := c.Shape[0], c.Shape[1], c.Shape[2]
-			in, err := m.Input(src, p)
+			in, err := inputCHW(m, src, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,7 +252,7 @@ func TestInputImageTypes(t *testing.T) {
 		{"Alpha16", alpha, f(1, 1, 1, 0, 0, 0)},
 	}
 	for _, c := range cases {
-		in, err := m.Input(c.img, Preprocess{})
+		in, err := inputCHW(m, c.img, Preprocess{})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -279,7 +282,7 @@ func TestInputNormalise(t *testing.T) {
 	for i := 0; i < len(img.Pix); i += 4 {
 		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = 51, 102, 204, 255
 	}
-	in, err := m.Input(img, Preprocess{ResizeW: 17, ResizeH: 11, CropW: 9})
+	in, err := inputCHW(m, img, Preprocess{ResizeW: 17, ResizeH: 11, CropW: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +319,7 @@ func TestInputCropOffsets(t *testing.T) {
 		{1, 1, 6, 5},
 		{5, 0, 4, 0}, // height not cropped
 	} {
-		in, err := m.Input(img, Preprocess{CropW: c.cw, CropH: c.ch})
+		in, err := inputCHW(m, img, Preprocess{CropW: c.cw, CropH: c.ch})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,12 +336,25 @@ func TestInputCropOffsets(t *testing.T) {
 			t.Errorf("crop %dx%d starts at (%v,%v), want (%d,%d)", c.cw, c.ch, gotX, gotY, c.x0, c.y0)
 		}
 	}
-	if cropOffset(257, 224) != 16 || cropOffset(259, 224) != 18 || cropOffset(256, 224) != 16 {
-		t.Error("cropOffset does not round half to even")
+	for _, c := range [][3]int{{257, 224, 16}, {259, 224, 18}, {256, 224, 16}} {
+		g, err := (Preprocess{CropW: c[1], CropH: c[1]}).Geometry(c[0], c[0])
+		if err != nil || g.CropX != c[2] || g.CropY != c[2] {
+			t.Errorf("crop %d of %d: offset %d, %d (%v), want %d (half to even)", c[1], c[0], g.CropX, g.CropY, err, c[2])
+		}
 	}
 }
 
-func TestInputSize(t *testing.T) {
+// inputCHW is inputTensor with the leading batch dimension dropped.
+func inputCHW(m *Model, img image.Image, p Preprocess) (*tensor.Tensor, error) {
+	in, err := m.inputTensor(img, p)
+	if err != nil {
+		return nil, err
+	}
+	in.Shape = in.Shape[1:]
+	return in, nil
+}
+
+func TestGeometrySizes(t *testing.T) {
 	for _, c := range []struct {
 		p          Preprocess
 		sw, sh     int
@@ -358,19 +374,60 @@ func TestInputSize(t *testing.T) {
 		{Preprocess{ResizeW: MaxInputSide, ResizeH: MaxInputSide}, 10, 10, MaxInputSide, MaxInputSide, false},
 		{Preprocess{ResizeW: 5000, ResizeH: 100, CropW: 100}, 10, 10, 0, 0, true},
 	} {
-		w, h, err := c.p.InputSize(c.sw, c.sh)
-		if (err != nil) != c.shouldFail || w != c.w || h != c.h {
-			t.Errorf("%+v.InputSize(%d, %d) = %d, %d, %v; want %d, %d, fail=%v", c.p, c.sw, c.sh, w, h, err, c.w, c.h, c.shouldFail)
+		g, err := c.p.Geometry(c.sw, c.sh)
+		if (err != nil) != c.shouldFail || g.InputW != c.w || g.InputH != c.h {
+			t.Errorf("%+v.Geometry(%d, %d) = %+v, %v; want %dx%d, fail=%v", c.p, c.sw, c.sh, g, err, c.w, c.h, c.shouldFail)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%+v.Geometry(%d, %d): %v is not ErrInvalidArgument", c.p, c.sw, c.sh, err)
 		}
 	}
 	m := &Model{std: [3]float32{1, 1, 1}}
-	if _, err := m.Input(image.NewGray(image.Rect(0, 0, 0, 5)), Preprocess{}); err == nil {
+	if _, err := inputCHW(m, image.NewGray(image.Rect(0, 0, 0, 5)), Preprocess{}); err == nil {
 		t.Error("Input accepted an empty image")
 	}
-	if _, err := m.Input(nil, Preprocess{}); err == nil {
+	if _, err := inputCHW(m, nil, Preprocess{}); err == nil {
 		t.Error("Input accepted a nil image")
 	}
-	if _, err := m.Input(image.NewGray(image.Rect(0, 0, 5000, 1)), Preprocess{}); err == nil {
+	if _, err := inputCHW(m, image.NewGray(image.Rect(0, 0, 5000, 1)), Preprocess{}); err == nil {
 		t.Error("Input accepted a 5000-pixel-wide input")
+	}
+}
+
+// TestGeometryMaps checks the two directions of the geometry by hand on the
+// MVTec protocol (900x700 -> 256x256 -> crop 224 at (16, 16)) and that
+// ToSource reproduces a map that is linear in x.
+func TestGeometryMaps(t *testing.T) {
+	g, err := (Preprocess{ResizeW: 256, ResizeH: 256, CropW: 224, CropH: 224}).Geometry(900, 700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.CropX != 16 || g.CropY != 16 || g.ResizedW != 256 {
+		t.Fatalf("geometry %+v", g)
+	}
+	// Input (0,0) is resized (16,16), i.e. source (16*900/256, 16*700/256).
+	x, y := g.InputToSource(0, 0)
+	if math.Abs(x-56.25) > 1e-9 || math.Abs(y-43.75) > 1e-9 {
+		t.Errorf("InputToSource(0,0) = %v, %v", x, y)
+	}
+	if bx, by := g.SourceToInput(x, y); math.Abs(bx) > 1e-9 || math.Abs(by) > 1e-9 {
+		t.Errorf("round trip (%v, %v)", bx, by)
+	}
+	if r := g.InputRectToSource(image.Rect(0, 0, 224, 224)); r != image.Rect(56, 43, 844, 657) {
+		t.Errorf("InputRectToSource(whole input) = %v", r)
+	}
+	// A map equal to its input x coordinate (pixel centres) comes back as the
+	// source pixel centres' input x coordinate, clamped at the crop's edges.
+	m := make([]float32, g.InputW*g.InputH)
+	for i := range m {
+		m[i] = float32(i%g.InputW) + 0.5
+	}
+	src := g.ToSource(m)
+	for _, sx := range []int{0, 100, 450, 899} {
+		ix, _ := g.SourceToInput(float64(sx)+0.5, 0)
+		want := math.Min(math.Max(ix, 0.5), float64(g.InputW)-0.5)
+		if got := float64(src[350*g.SrcW+sx]); math.Abs(got-want) > 1e-4 {
+			t.Errorf("ToSource at x=%d: %v, want %v", sx, got, want)
+		}
 	}
 }

@@ -72,7 +72,7 @@ func BenchmarkGreedyProjected164k(b *testing.B) {
 	}
 	x := benchMixture()
 	z := make([]float32, benchN*DefaultProjDim)
-	NewProjection(benchD, DefaultProjDim, 1).Apply(x, benchN, z)
+	newProj(benchD, DefaultProjDim, 1).Apply(x, benchN, z)
 	for _, ratio := range []float64{0.01, 0.1} {
 		k := Size(ratio, benchN)
 		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
@@ -111,7 +111,7 @@ func BenchmarkGreedySmall(b *testing.B) {
 func BenchmarkProjection(b *testing.B) {
 	n, d, r := 16384, 1024, 128
 	x := gaussian(rand.New(rand.NewPCG(1, 1)), n, d)
-	p := NewProjection(d, r, 1)
+	p := newProj(d, r, 1)
 	out := make([]float32, n*r)
 	b.SetBytes(int64(n * d * 4))
 	b.ReportAllocs()

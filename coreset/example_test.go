@@ -21,7 +21,10 @@ func ExampleMapToPrefix() {
 		9, -1,
 	}
 	fmt.Println(coreset.MapToPrefix(emb, 4, 2, 2))
-	// Output: [0 1 0 1]
+	fmt.Println(coreset.MapToPrefix(emb, 4, 5, 2))
+	// Output:
+	// [0 1 0 1] <nil>
+	// [] coreset: MapToPrefix: 4 rows of 2 values with a prefix of 5, in 8 values: want 1 <= nDist <= nEmb and nEmb*d values
 }
 
 func ExampleGreedy_SelectProjected() {
@@ -35,7 +38,10 @@ func ExampleGreedy_SelectProjected() {
 		-5, 0, 5, 0,
 		-5, 0, 5, 1,
 	}
-	p := coreset.NewProjection(d, r, 1)
+	p, err := coreset.NewProjection(d, r, 1)
+	if err != nil {
+		panic(err)
+	}
 	z := make([]float32, n*r)
 	p.Apply(x, n, z)
 	order, err := coreset.Greedy{Seed: 1}.SelectProjected(context.Background(), z, n, r, 3)

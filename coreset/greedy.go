@@ -1,29 +1,22 @@
 package coreset
 
 import (
+	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 
+	"github.com/x/pni/internal/errs"
+
 	"github.com/x/pni/internal/kernels"
 )
 
-// ErrInvalidInput is wrapped by every error this package returns for bad arguments
-// (non-positive sizes, k > n, short slices, non-finite values); test with errors.Is.
-var ErrInvalidInput = errors.New("coreset: invalid input")
-
-// Sampler selects k of the n rows of x (row length d), returning their indices.
-// Greedy is the implementation the pni root package uses.
-type Sampler interface {
-	Select(ctx context.Context, x []float32, n, d, k int) ([]int, error)
-}
-
-var _ Sampler = Greedy{}
+// ErrInvalidArgument matches (errors.Is) every error this package returns for
+// bad arguments; it is the same value as pni.ErrInvalidArgument.
+var ErrInvalidArgument = errs.ErrInvalidArgument
 
 // Greedy is PatchCore's (approximate) greedy k-center / farthest-point sampler.
 //
@@ -69,9 +62,7 @@ const (
 	DefaultStartPoints = 10
 )
 
-func badInput(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, a...)...)
-}
+func badInput(format string, a ...any) error { return errs.Arg("coreset: "+format, a...) }
 
 func checkArgs(xlen, n, d, k int, what string) error {
 	switch {
@@ -101,11 +92,11 @@ func (g Greedy) Select(ctx context.Context, x []float32, n, d, k int) ([]int, er
 	if g.ProjDim < 0 {
 		return g.SelectProjected(ctx, x, n, d, k)
 	}
-	r := g.ProjDim
-	if r == 0 {
-		r = DefaultProjDim
+	r := cmp.Or(g.ProjDim, DefaultProjDim)
+	p, err := NewProjection(d, r, g.Seed)
+	if err != nil {
+		return nil, err
 	}
-	p := NewProjection(d, r, g.Seed)
 	z := make([]float32, n*r)
 	for lo := 0; lo < n; lo += projBlock {
 		if err := ctx.Err(); err != nil {
@@ -133,7 +124,7 @@ func (g Greedy) SelectProjected(ctx context.Context, z []float32, n, r, k int) (
 	}
 	s := g.StartPoints
 	if s <= 0 {
-		s = DefaultStartPoints
+		s = DefaultStartPoints // negative too
 	}
 	first := startRow(z, n, r, min(s, n), g.Seed)
 	st := newGreedyState(z, n, r, k)

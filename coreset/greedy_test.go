@@ -329,7 +329,7 @@ func TestSelectProjectedSeeds(t *testing.T) {
 		t.Error("seeds 1 and 2 gave the same order")
 	}
 	// Select with a projection equals SelectProjected on the projected rows.
-	p := NewProjection(d, 16, 1)
+	p := newProj(d, 16, 1)
 	z := make([]float32, n*16)
 	p.Apply(x, n, z)
 	got, err := Greedy{Seed: 1}.SelectProjected(context.Background(), z, n, 16, k)
@@ -341,7 +341,7 @@ func TestSelectProjectedSeeds(t *testing.T) {
 	}
 	// Default ProjDim is 128.
 	d0, _ := Greedy{Seed: 4}.Select(context.Background(), x, n, d, k)
-	p128 := NewProjection(d, 128, 4)
+	p128 := newProj(d, 128, 4)
 	z128 := make([]float32, n*128)
 	p128.Apply(x, n, z128)
 	d1, _ := Greedy{Seed: 4}.SelectProjected(context.Background(), z128, n, 128, k)
@@ -365,21 +365,21 @@ func TestGreedyErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		for _, gg := range []Greedy{g, {}} {
-			if _, err := gg.Select(ctx, c.x, c.n, c.d, c.k); !errors.Is(err, ErrInvalidInput) {
-				t.Errorf("Select(n=%d d=%d k=%d len=%d): err %v, want ErrInvalidInput", c.n, c.d, c.k, len(c.x), err)
+			if _, err := gg.Select(ctx, c.x, c.n, c.d, c.k); !errors.Is(err, ErrInvalidArgument) {
+				t.Errorf("Select(n=%d d=%d k=%d len=%d): err %v, want ErrInvalidArgument", c.n, c.d, c.k, len(c.x), err)
 			}
 		}
-		if _, err := g.SelectProjected(ctx, c.x, c.n, c.d, c.k); !errors.Is(err, ErrInvalidInput) {
+		if _, err := g.SelectProjected(ctx, c.x, c.n, c.d, c.k); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("SelectProjected(n=%d d=%d k=%d): err %v", c.n, c.d, c.k, err)
 		}
 	}
 	bad := slices.Clone(x)
 	bad[7] = float32(math.NaN())
-	if _, err := g.Select(ctx, bad, 10, 3, 2); !errors.Is(err, ErrInvalidInput) {
+	if _, err := g.Select(ctx, bad, 10, 3, 2); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("NaN: err %v", err)
 	}
 	bad[7] = float32(math.Inf(-1))
-	if _, err := g.Select(ctx, bad, 10, 3, 2); !errors.Is(err, ErrInvalidInput) {
+	if _, err := g.Select(ctx, bad, 10, 3, 2); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("Inf: err %v", err)
 	}
 	// Cancelled before the start, and during the run (from the progress callback).

@@ -1,10 +1,8 @@
 package coreset
 
 import (
-	"math"
-	"math/rand/v2"
-
 	"github.com/x/pni/internal/kernels"
+	"github.com/x/pni/internal/linalg"
 )
 
 // Projection is a fixed Gaussian random projection D -> R (entries N(0, 1/R)), reproducible from its seed.
@@ -24,33 +22,13 @@ const (
 	startStream = 0x706e692d73747274 // "pni-strt"
 )
 
-// NewProjection returns the D x R Gaussian random projection for seed. It returns nil when d or r
-// is not positive.
-func NewProjection(d, r int, seed int64) *Projection {
+// NewProjection returns the D x R Gaussian random projection for seed. Non-positive sizes give an
+// error matching ErrInvalidArgument.
+func NewProjection(d, r int, seed int64) (*Projection, error) {
 	if d <= 0 || r <= 0 {
-		return nil
+		return nil, badInput("NewProjection(%d, %d): both dimensions must be positive", d, r)
 	}
-	src := rand.NewPCG(uint64(seed), projStream)
-	w := make([]float32, d*r)
-	std := 1 / math.Sqrt(float64(r))
-	for i := 0; i < len(w); i += 2 {
-		a, b := boxMuller(src)
-		w[i] = float32(a * std)
-		if i+1 < len(w) {
-			w[i+1] = float32(b * std)
-		}
-	}
-	return &Projection{D: d, R: r, W: w}
-}
-
-// boxMuller returns two independent standard normal deviates from src.
-func boxMuller(src *rand.PCG) (float64, float64) {
-	// u1 in (0,1]: never 0, so the log is finite.
-	u1 := (float64(src.Uint64()>>11) + 1) / (1 << 53)
-	u2 := float64(src.Uint64()>>11) / (1 << 53)
-	rad := math.Sqrt(-2 * math.Log(u1))
-	s, c := math.Sincos(2 * math.Pi * u2)
-	return rad * c, rad * s
+	return &Projection{D: d, R: r, W: linalg.Gaussian(d, r, seed, projStream)}, nil
 }
 
 // projBlock is the number of rows projected per Gemm call.

@@ -1,6 +1,7 @@
 package coreset
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -8,18 +9,20 @@ import (
 )
 
 func TestNewProjection(t *testing.T) {
-	if NewProjection(0, 4, 1) != nil || NewProjection(4, 0, 1) != nil || NewProjection(-1, 4, 1) != nil {
-		t.Error("NewProjection accepted a non-positive size")
+	for _, dims := range [][2]int{{0, 4}, {4, 0}, {-1, 4}} {
+		if p, err := NewProjection(dims[0], dims[1], 1); p != nil || !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("NewProjection(%d, %d): %v, %v", dims[0], dims[1], p, err)
+		}
 	}
 	d, r := 300, 64
-	p := NewProjection(d, r, 7)
+	p := newProj(d, r, 7)
 	if p.D != d || p.R != r || len(p.W) != d*r {
 		t.Fatalf("shape %dx%d len %d", p.D, p.R, len(p.W))
 	}
-	if !slices.Equal(p.W, NewProjection(d, r, 7).W) {
+	if !slices.Equal(p.W, newProj(d, r, 7).W) {
 		t.Error("same seed, different matrices")
 	}
-	if slices.Equal(p.W, NewProjection(d, r, 8).W) {
+	if slices.Equal(p.W, newProj(d, r, 8).W) {
 		t.Error("different seeds, same matrix")
 	}
 	// Entries ~ N(0, 1/R): check mean, variance and the fraction within one standard deviation.
@@ -49,7 +52,7 @@ func TestNewProjection(t *testing.T) {
 func TestProjectionApply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	for _, sh := range []struct{ n, d, r int }{{1, 1, 1}, {5, 7, 3}, {projBlock + 3, 20, 9}} {
-		p := NewProjection(sh.d, sh.r, 11)
+		p := newProj(sh.d, sh.r, 11)
 		x := gaussian(rng, sh.n, sh.d)
 		out := make([]float32, sh.n*sh.r)
 		p.Apply(x, sh.n, out)
@@ -69,7 +72,7 @@ func TestProjectionApply(t *testing.T) {
 	n, d, r := 50, 1024, 256
 	x := gaussian(rng, n, d)
 	z := make([]float32, n*r)
-	NewProjection(d, r, 1).Apply(x, n, z)
+	newProj(d, r, 1).Apply(x, n, z)
 	for i := 1; i < n; i++ {
 		ratio := float64(dist(z[:r], z[i*r:(i+1)*r]) / dist(x[:d], x[i*d:(i+1)*d]))
 		if ratio < 0.75 || ratio > 1.25 {
@@ -82,8 +85,8 @@ func TestMapToPrefix(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	nEmb, nDist, d := 700, 90, 24
 	emb := gaussian(rng, nEmb, d)
-	got := MapToPrefix(emb, nEmb, nDist, d)
-	if len(got) != nEmb {
+	got, err := MapToPrefix(emb, nEmb, nDist, d)
+	if err != nil || len(got) != nEmb {
 		t.Fatalf("len %d", len(got))
 	}
 	for i := 0; i < nEmb; i++ {
@@ -103,7 +106,7 @@ func TestMapToPrefix(t *testing.T) {
 		}
 	}
 	// Whole set as prefix: identity.
-	id := MapToPrefix(emb, nEmb, nEmb, d)
+	id, _ := MapToPrefix(emb, nEmb, nEmb, d)
 	for i, v := range id {
 		if int(v) != i {
 			t.Fatalf("nDist = nEmb: row %d -> %d", i, v)
@@ -111,12 +114,21 @@ func TestMapToPrefix(t *testing.T) {
 	}
 	// Duplicates of prefix rows map to the lowest equal prefix row.
 	dup := slices.Concat(emb[:3*d], emb[1*d:2*d])
-	if m := MapToPrefix(dup, 4, 3, d); !slices.Equal(m, []int32{0, 1, 2, 1}) {
+	if m, _ := MapToPrefix(dup, 4, 3, d); !slices.Equal(m, []int32{0, 1, 2, 1}) {
 		t.Errorf("duplicate row mapped %v", m)
 	}
 	for _, c := range []struct{ nEmb, nDist, d, l int }{{10, 0, 2, 20}, {10, 11, 2, 20}, {10, 5, 0, 20}, {10, 5, 2, 19}} {
-		if MapToPrefix(make([]float32, c.l), c.nEmb, c.nDist, c.d) != nil {
-			t.Errorf("MapToPrefix%v: want nil", c)
+		if m, err := MapToPrefix(make([]float32, c.l), c.nEmb, c.nDist, c.d); m != nil || !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("MapToPrefix%v: %v, %v; want ErrInvalidArgument", c, m, err)
 		}
 	}
+}
+
+// newProj is NewProjection for sizes known to be valid.
+func newProj(d, r int, seed int64) *Projection {
+	p, err := NewProjection(d, r, seed)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }

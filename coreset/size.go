@@ -3,7 +3,7 @@ package coreset
 import (
 	"math"
 
-	"github.com/x/pni/internal/kernels"
+	"github.com/x/pni/internal/knn"
 )
 
 // Size returns the coreset size for a ratio of n rows: ceil(ratio*n) clamped to [1, n].
@@ -24,12 +24,13 @@ func Size(ratio float64, n int) int {
 // MapToPrefix maps each of the nEmb rows of emb to the index of its nearest row among the first nDist rows
 // (rows < nDist map to themselves). emb is nEmb x d.
 //
-// Distances are squared Euclidean through kernels.Nearest (||a||²+||b||²−2a·b in float32; ties go to
-// the lower index). It returns nil when the arguments do not fit: d <= 0, nDist < 1,
-// nDist > nEmb, or len(emb) < nEmb*d.
-func MapToPrefix(emb []float32, nEmb, nDist, d int) []int32 {
+// The search is the exact nearest-neighbour search pni scores with (internal/knn: squared Euclidean
+// distances, ties to the lower index). Bad sizes (d <= 0, nDist < 1, nDist > nEmb, or
+// len(emb) < nEmb*d) give an error matching ErrInvalidArgument.
+func MapToPrefix(emb []float32, nEmb, nDist, d int) ([]int32, error) {
 	if d <= 0 || nDist < 1 || nDist > nEmb || len(emb) < nEmb*d {
-		return nil
+		return nil, badInput("MapToPrefix: %d rows of %d values with a prefix of %d, in %d values: want 1 <= nDist <= nEmb and nEmb*d values",
+			nEmb, d, nDist, len(emb))
 	}
 	out := make([]int32, nEmb)
 	for i := 0; i < nDist; i++ {
@@ -37,11 +38,16 @@ func MapToPrefix(emb []float32, nEmb, nDist, d int) []int32 {
 	}
 	rest := nEmb - nDist
 	if rest == 0 {
-		return out
+		return out, nil
 	}
-	bn := make([]float32, nDist)
-	kernels.SqNorms(emb[:nDist*d], d, bn)
-	dst := make([]float32, rest)
-	kernels.Nearest(emb[nDist*d:nEmb*d], rest, emb[:nDist*d], nDist, d, bn, out[nDist:], dst)
-	return out
+	ix, err := knn.Build(emb[:nDist*d], nDist, d, knnDim)
+	if err != nil {
+		return nil, err
+	}
+	ix.Search(emb[nDist*d:nEmb*d], rest, nil, out[nDist:], make([]float32, rest))
+	return out, nil
 }
+
+// knnDim is the PCA dimension of MapToPrefix's search index (it bounds
+// distances; the answer is exact whatever it is).
+const knnDim = 64

@@ -5,6 +5,7 @@
 package evaluate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/x/pni"
+	"github.com/x/pni/backbone"
+	"github.com/x/pni/imageio"
 	"github.com/x/pni/metrics"
 	"github.com/x/pni/mvtec"
 )
@@ -31,7 +34,7 @@ type Options struct {
 	// KeepOriginalMaps keeps each test image's map at its original size in the
 	// results (for heatmap overlays); maps at the network input size are always kept.
 	KeepOriginalMaps bool
-	// AUPROLimit is the FPR up to which AUPRO integrates (0 = 0.3).
+	// AUPROLimit is the FPR up to which AUPRO integrates (0 = metrics.DefaultPROLimit, 0.3).
 	AUPROLimit float64
 }
 
@@ -90,16 +93,15 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 	}
 	rep := &Report{Dataset: ds.Root, Model: model, NTrain: len(ds.Train), NTest: len(ds.Test),
 		FitSeconds: time.Since(start).Seconds()}
-	info := model.Info()
 
 	var scoreTime time.Duration
 	for i, s := range ds.Test {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		img, err := mvtec.LoadImage(s.Path)
+		img, err := imageio.Load(s.Path)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("evaluate: test image: %w", err)
 		}
 		t0 := time.Now()
 		res, err := model.Score(ctx, img)
@@ -112,7 +114,7 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 			sc.Original, sc.OrigW, sc.OrigH = res.Original, res.OrigW, res.OrigH
 		}
 		if ds.HasMasks {
-			sc.Mask, err = groundTruth(s, info, res.MapW, res.MapH)
+			sc.Mask, err = groundTruth(s, res.Geometry)
 			if err != nil {
 				return nil, err
 			}
@@ -122,18 +124,15 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 	}
 	bar.done()
 	rep.ScoreMsPerImage = scoreTime.Seconds() * 1000 / float64(len(ds.Test))
-	lim := opt.AUPROLimit
-	if lim == 0 {
-		lim = 0.3
-	}
+	lim := cmp.Or(opt.AUPROLimit, metrics.DefaultPROLimit)
 	rep.Overall = measure("all", rep.Results, ds.HasMasks, lim)
 	for _, k := range ds.Kinds {
-		if k == "good" {
+		if k == mvtec.Good {
 			continue
 		}
 		var sub []Scored
 		for _, r := range rep.Results {
-			if r.Kind == k || r.Kind == "good" {
+			if r.Kind == k || r.Kind == mvtec.Good {
 				sub = append(sub, r)
 			}
 		}
@@ -143,23 +142,23 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 	return rep, nil
 }
 
-// groundTruth loads a test image's mask and brings it to the map's frame:
-// nearest-neighbour resize as the image, then the same center crop. Good
-// images (no mask) are all normal.
-func groundTruth(s mvtec.Sample, info pni.Info, w, h int) ([]bool, error) {
+// groundTruth loads a test image's mask and brings it to the map's frame
+// by the image's geometry: nearest-neighbour resize as the image, then the
+// same crop. Good images (no mask) are all normal.
+func groundTruth(s mvtec.Sample, g backbone.Geometry) ([]bool, error) {
 	if s.MaskPath == "" {
-		return make([]bool, w*h), nil
+		return make([]bool, g.InputW*g.InputH), nil
 	}
 	mk, err := mvtec.LoadMask(s.MaskPath)
 	if err != nil {
 		return nil, err
 	}
-	mk = mk.Resize(info.ResizeW, info.ResizeH)
-	if info.CropW > 0 {
-		mk = mk.CenterCrop(info.CropW, info.CropH)
+	if mk.W != g.SrcW || mk.H != g.SrcH {
+		return nil, fmt.Errorf("evaluate: mask %s is %dx%d, its image %s is %dx%d", s.MaskPath, mk.W, mk.H, s.Path, g.SrcW, g.SrcH)
 	}
-	if mk.W != w || mk.H != h {
-		return nil, fmt.Errorf("evaluate: mask %s is %dx%d after resize/crop, the map is %dx%d", s.MaskPath, mk.W, mk.H, w, h)
+	mk = mk.Resize(g.ResizedW, g.ResizedH)
+	if g.InputW != g.ResizedW || g.InputH != g.ResizedH {
+		mk = mk.CenterCrop(g.InputW, g.InputH)
 	}
 	return mk.Pix, nil
 }

@@ -15,10 +15,28 @@ var shared = testenv.SharedDir
 
 func runSet(t *testing.T, set string, opts ...pni.Option) *Report {
 	t.Helper()
+	return runSubset(t, set, 0, 0, opts...)
+}
+
+// runSubset is runSet on the first nTrain training images and every
+// step-th test image (0: all of them), so that the default test run
+// exercises the whole chain on real data in seconds.
+func runSubset(t *testing.T, set string, nTrain, step int, opts ...pni.Option) *Report {
+	t.Helper()
 	dir := shared(t)
 	ds, err := mvtec.Open(filepath.Join(dir, "data", set))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if nTrain > 0 && nTrain < len(ds.Train) {
+		ds.Train = ds.Train[:nTrain]
+	}
+	if step > 1 {
+		var test []mvtec.Sample
+		for i := 0; i < len(ds.Test); i += step {
+			test = append(test, ds.Test[i])
+		}
+		ds.Test = test
 	}
 	opts = append([]pni.Option{pni.WithBackbone(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx"))}, opts...)
 	rep, err := Run(context.Background(), ds, Options{FitOptions: opts})
@@ -50,8 +68,8 @@ var patchCore = []pni.Option{pni.WithPosition(false), pni.WithNeighborhood(false
 
 // TestGridPipeline runs the whole chain (loader, backbone, coreset, scoring,
 // maps, metrics) on the shared grid subset at the benchmark protocol, in
-// PatchCore mode, against the independent prototype's figures of PNI.md
-// section 9 (I .8788, P .9319, AUPRO .7030), and PNI with its position part.
+// PatchCore mode, against the independent prototype's figures (I .8788,
+// P .9319, AUPRO .7030), and PNI with its position part.
 func TestGridPipeline(t *testing.T) {
 	rep := runSet(t, "mvtec_ad/grid", append([]pni.Option{pni.WithPreset(pni.PresetMVTec)}, patchCore...)...)
 	checkFloors(t, "grid mvtec patchcore", rep.Overall, floors{0.87, 0.927, 0.69})
@@ -59,28 +77,67 @@ func TestGridPipeline(t *testing.T) {
 		t.Errorf("counts: %d train, %d test, %d kinds", rep.NTrain, rep.NTest, len(rep.PerKind))
 	}
 	pos := runSet(t, "mvtec_ad/grid", pni.WithPreset(pni.PresetMVTec), pni.WithNeighborhood(false))
-	// The prototype's position-only gain on grid: I .8788 -> .9394, AUPRO .7030 -> .7362
-	// (measured here at seed 0: I .9394, P .9306, AUPRO .7171).
-	checkFloors(t, "grid mvtec position", pos.Overall, floors{0.92, 0.928, 0.71})
-	pc, p := rep.Overall, pos.Overall
-	if !(p.ImageAUROC > pc.ImageAUROC+0.03 && p.AUPRO > pc.AUPRO && p.PixelAUROC > pc.PixelAUROC-0.001) {
-		t.Errorf("position part gives no gain on grid: PatchCore %+v, position %+v", pc, p)
+	checkFloors(t, "grid mvtec position", pos.Overall, floors{0.86, 0.928, 0.71})
+	checkPositionGain(t, 0, rep.Overall, pos.Overall)
+}
+
+// checkPositionGain asserts the position part's gain on grid that held at
+// every seed measured (0-4): AUPRO up, P-AUROC not down beyond 0.001. The
+// I-AUROC gain (14 test images) held at some seeds only and is not asserted.
+func checkPositionGain(t *testing.T, seed int64, pc, pos Metrics) {
+	t.Helper()
+	if !(pos.AUPRO > pc.AUPRO && pos.PixelAUROC > pc.PixelAUROC-0.001) {
+		t.Errorf("seed %d: position part gives no pixel-level gain on grid: PatchCore %+v, position %+v", seed, pc, pos)
+	}
+}
+
+// TestGridPositionGainSeeds repeats the position-gain check at seeds 1-4.
+func TestGridPositionGainSeeds(t *testing.T) {
+	testenv.Long(t)
+	for seed := int64(1); seed <= 4; seed++ {
+		pc := runSet(t, "mvtec_ad/grid", append([]pni.Option{pni.WithPreset(pni.PresetMVTec), pni.WithSeed(seed)}, patchCore...)...)
+		pos := runSet(t, "mvtec_ad/grid", pni.WithPreset(pni.PresetMVTec), pni.WithNeighborhood(false), pni.WithSeed(seed))
+		checkPositionGain(t, seed, pc.Overall, pos.Overall)
+	}
+}
+
+// TestSmallRealSets runs every shared set at small scale (a few training
+// images, a sample of the test images) at the benchmark protocol with both
+// PNI parts: the whole chain on real data, the MLP included, in seconds.
+// The floors are loose: they catch a broken chain, not a lost point of
+// accuracy (the long runs do that).
+func TestSmallRealSets(t *testing.T) {
+	for _, c := range []struct {
+		set          string
+		nTrain, step int
+		image, pixel float64
+		masks        bool
+	}{
+		{"mvtec3d_tire", 30, 4, 0, 0.95, true}, // 30 images at 224: I-AUROC is noise (0.48 measured)
+		{"mvtec_ad/bottle", 30, 4, 0.9, 0, false},
+	} {
+		t.Run(c.set, func(t *testing.T) {
+			rep := runSubset(t, c.set, c.nTrain, c.step, pni.WithPreset(pni.PresetMVTec), pni.WithMinValTop1(0))
+			checkFloors(t, c.set, rep.Overall, floors{c.image, c.pixel, 0})
+			if info := rep.Model.Info(); !info.Position || !info.Neighborhood {
+				t.Errorf("%s: parts %+v, want both", c.set, info)
+			}
+			if c.masks == math.IsNaN(rep.Overall.PixelAUROC) {
+				t.Errorf("%s: pixel AUROC %v with masks=%v", c.set, rep.Overall.PixelAUROC, c.masks)
+			}
+		})
 	}
 }
 
 func TestGridPaperPreset(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
+	testenv.Long(t)
 	rep := runSet(t, "mvtec_ad/grid", append([]pni.Option{pni.WithPreset(pni.PresetPaper)}, patchCore...)...)
 	// Prototype: I 1.000, P .9955, AUPRO .984.
 	checkFloors(t, "grid paper patchcore", rep.Overall, floors{0.99, 0.993, 0.975})
 }
 
 func TestTireMVTec(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
+	testenv.Long(t)
 	rep := runSet(t, "mvtec3d_tire", append([]pni.Option{pni.WithPreset(pni.PresetMVTec)}, patchCore...)...)
 	// Prototype: I .7857, P .9871, AUPRO .9434.
 	checkFloors(t, "tire mvtec patchcore", rep.Overall, floors{0.785, 0.984, 0.932})
@@ -96,18 +153,14 @@ func TestTireMVTec(t *testing.T) {
 }
 
 func TestTirePaperPreset(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
+	testenv.Long(t)
 	rep := runSet(t, "mvtec3d_tire", append([]pni.Option{pni.WithPreset(pni.PresetPaper)}, patchCore...)...)
 	// Prototype: I .890, P .9971, AUPRO .987.
 	checkFloors(t, "tire paper patchcore", rep.Overall, floors{0.87, 0.994, 0.976})
 }
 
 func TestBottleImageOnly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
+	testenv.Long(t)
 	rep := runSet(t, "mvtec_ad/bottle", append([]pni.Option{pni.WithPreset(pni.PresetMVTec)}, patchCore...)...)
 	checkFloors(t, "bottle mvtec patchcore", rep.Overall, floors{0.99, 0, 0})
 	if !math.IsNaN(rep.Overall.PixelAUROC) || !math.IsNaN(rep.Overall.AUPRO) {

@@ -1,10 +1,11 @@
 package metrics
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/x/pni/internal/errs"
 )
 
 // DefaultPROLimit is the false-positive rate up to which [AUPRO] integrates
@@ -12,22 +13,26 @@ import (
 const DefaultPROLimit = 0.3
 
 // Errors returned (wrapped, with details) by the functions of this package;
-// test them with errors.Is.
+// test them with errors.Is. Each also matches ErrInvalidArgument.
 var (
 	// ErrOneClass: AUROC needs at least one positive (anomalous) and one
 	// negative (normal) sample.
-	ErrOneClass = errors.New("metrics: need both anomalous and normal samples")
+	ErrOneClass = errs.New("metrics: need both anomalous and normal samples")
 	// ErrNaN: a score is NaN; clean the scores (NaN cannot be ranked).
-	ErrNaN = errors.New("metrics: NaN score")
+	ErrNaN = errs.New("metrics: NaN score")
 	// ErrShape: slice lengths or widths do not agree.
-	ErrShape = errors.New("metrics: inconsistent input shapes")
+	ErrShape = errs.New("metrics: inconsistent input shapes")
 	// ErrNoRegions: AUPRO needs at least one anomalous pixel in some mask.
-	ErrNoRegions = errors.New("metrics: no anomalous region in any mask")
+	ErrNoRegions = errs.New("metrics: no anomalous region in any mask")
 	// ErrNoNormal: AUPRO needs at least one normal pixel.
-	ErrNoNormal = errors.New("metrics: no normal pixel in any mask")
+	ErrNoNormal = errs.New("metrics: no normal pixel in any mask")
 	// ErrLimit: the integration limit must be in (0, 1].
-	ErrLimit = errors.New("metrics: FPR limit must be in (0, 1]")
+	ErrLimit = errs.New("metrics: FPR limit must be in (0, 1]")
 )
+
+// ErrInvalidArgument is matched by every error above; it is the same value
+// as pni.ErrInvalidArgument.
+var ErrInvalidArgument = errs.ErrInvalidArgument
 
 // key maps a non-NaN float32 to a uint32 with the same order; -0 and +0
 // map to the same key. ok is false for NaN.

@@ -12,9 +12,8 @@
 // ([Dataset.HasMasks] is false). With one, every defective test image must have
 // its mask; "good" test images have none and are all normal.
 //
-// [LoadImage] decodes PNG, JPEG, BMP, TIFF and WebP after checking the
-// header's size against [MaxPixels]; [LoadMask] reads any such image as a
-// binary mask (non-black = defect). [Mask.Resize] and [Mask.CenterCrop]
+// Images are read with package imageio (its formats and size guard);
+// [LoadMask] reads any such image as a binary mask (non-black = defect). [Mask.Resize] and [Mask.CenterCrop]
 // bring masks to a model's input frame exactly as PIL's NEAREST resize and
 // torchvision's CenterCrop do for the MVTec protocol (resize 256, crop 224).
 package mvtec

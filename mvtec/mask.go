@@ -1,7 +1,11 @@
 package mvtec
 
 import (
+	"fmt"
 	"image"
+
+	"github.com/x/pni/imageio"
+	"github.com/x/pni/internal/geom"
 )
 
 // Mask is a binary ground-truth mask, row-major: Pix[y*W+x] is true where
@@ -11,15 +15,15 @@ type Mask struct {
 	Pix  []bool
 }
 
-// LoadMask reads an image file ([LoadImage]'s formats and limits) as a mask:
+// LoadMask reads an image file (imageio's formats and size limit) as a mask:
 // a pixel is a defect when its colour is not black (any of R, G, B, after
 // alpha premultiplication, nonzero). MVTec masks are 8-bit grayscale PNGs
 // with values 0 and 255. Use a lossless format: JPEG noise would turn
 // near-black pixels into defects.
 func LoadMask(path string) (*Mask, error) {
-	img, err := LoadImage(path)
+	img, err := imageio.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mvtec: mask: %w", err)
 	}
 	return MaskFromImage(img), nil
 }
@@ -59,23 +63,6 @@ func MaskFromImage(img image.Image) *Mask {
 	return m
 }
 
-// nearestIndex returns, for each of the out output positions, the input
-// index PIL's NEAREST resize samples from an axis of in pixels: the output
-// pixel centre mapped back, x_in = floor((x + 0.5) * in/out), computed as PIL
-// does (ImagingScaleAffine: start at 0.5*scale, add scale per pixel, in
-// float64, truncate) so that ties at exact integers fall the same way.
-func nearestIndex(in, out int) []int {
-	idx := make([]int, out)
-	scale := float64(in) / float64(out)
-	xo := scale * 0.5
-	for x := range idx {
-		i := int(xo)
-		idx[x] = min(max(i, 0), in-1)
-		xo += scale
-	}
-	return idx
-}
-
 // Resize returns the mask resized to w x h by nearest neighbour, exactly as
 // PIL's Image.resize((w, h), Image.NEAREST): output pixel x samples input
 // pixel floor((x + 0.5) * W/w) (pixel centres mapped back), and likewise for
@@ -89,7 +76,7 @@ func (m *Mask) Resize(w, h int) *Mask {
 	if m.W <= 0 || m.H <= 0 || len(m.Pix) < m.W*m.H {
 		return out
 	}
-	xs, ys := nearestIndex(m.W, w), nearestIndex(m.H, h)
+	xs, ys := geom.NearestPIL(m.W, w), geom.NearestPIL(m.H, h)
 	for y, sy := range ys {
 		src := m.Pix[sy*m.W : (sy+1)*m.W]
 		dst := out.Pix[y*w : (y+1)*w]
@@ -98,22 +85,6 @@ func (m *Mask) Resize(w, h int) *Mask {
 		}
 	}
 	return out
-}
-
-// cropOffset is torchvision's center_crop offset along an axis: for a crop
-// no larger than the image, round((in - out) / 2) with Python's round (half
-// to even); for a larger crop, minus the zero padding torchvision puts before
-// the image, (out - in) // 2.
-func cropOffset(in, out int) int {
-	if out > in {
-		return -((out - in) / 2)
-	}
-	d := in - out
-	k := d / 2
-	if d%2 == 1 && k%2 == 1 { // k + 0.5 rounds to the even neighbour
-		k++
-	}
-	return k
 }
 
 // CenterCrop returns the central w x h part of the mask, as torchvision's
@@ -129,7 +100,7 @@ func (m *Mask) CenterCrop(w, h int) *Mask {
 	if len(m.Pix) < m.W*m.H {
 		return out
 	}
-	ox, oy := cropOffset(m.W, w), cropOffset(m.H, h)
+	ox, oy := geom.CropOffset(m.W, w), geom.CropOffset(m.H, h)
 	for y := range h {
 		sy := y + oy
 		if sy < 0 || sy >= m.H {

@@ -2,10 +2,8 @@ package mvtec
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -16,8 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/image/bmp"
-	"golang.org/x/image/tiff"
+	"github.com/x/pni/imageio"
 )
 
 // sharedData finds $PNI_SHARED/data (default ../shared relative to the repo
@@ -140,7 +137,7 @@ func TestOpenSynthetic(t *testing.T) {
 	}
 	// Every sample loads; the jpg too.
 	for _, s := range append(ds.Train, ds.Test...) {
-		img, err := LoadImage(s.Path)
+		img, err := imageio.Load(s.Path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,97 +217,6 @@ func TestOpenErrors(t *testing.T) {
 
 // pngHeader builds a PNG signature plus an IHDR chunk (valid CRC) for a w x h
 // 8-bit grayscale image, and no pixel data.
-func pngHeader(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	data := make([]byte, 13)
-	binary.BigEndian.PutUint32(data[0:], w)
-	binary.BigEndian.PutUint32(data[4:], h)
-	data[8], data[9] = 8, 0 // bit depth 8, grayscale
-	chunk := append([]byte("IHDR"), data...)
-	binary.Write(&b, binary.BigEndian, uint32(len(data)))
-	b.Write(chunk)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
-	return b.Bytes()
-}
-
-func TestLoadImageErrors(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	var full bytes.Buffer
-	png.Encode(&full, rgbImg(40, 30))
-
-	huge := write("huge.png", pngHeader(100000, 100000))
-	_, err := LoadImage(huge)
-	var ie *ImageError
-	if !errors.Is(err, ErrTooLarge) || !errors.As(err, &ie) || ie.Path != huge || !strings.Contains(err.Error(), huge) {
-		t.Errorf("huge: %v", err)
-	}
-	if _, err := LoadMask(huge); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("huge mask: %v", err)
-	}
-	// Exactly MaxPixels passes the header check, then fails for lack of
-	// pixel data (the PNG decoder allocates only once IDAT arrives).
-	if _, err := LoadImage(write("edge.png", pngHeader(1<<13, 1<<13))); err == nil || errors.Is(err, ErrTooLarge) {
-		t.Errorf("8192x8192 header: %v", err)
-	}
-	for name, b := range map[string][]byte{
-		"zero.png":      pngHeader(0, 10),
-		"truncated.png": full.Bytes()[:full.Len()/2],
-		"corrupt.png":   append(append([]byte{}, full.Bytes()[:60]...), bytes.Repeat([]byte{0xAB}, 200)...),
-		"empty.png":     nil,
-		"text.png":      []byte("this is not an image"),
-	} {
-		p := write(name, b)
-		_, err := LoadImage(p)
-		if err == nil || !errors.As(err, &ie) || ie.Path != p || !strings.Contains(err.Error(), p) {
-			t.Errorf("%s: error %v does not name the file", name, err)
-		}
-	}
-	if _, err := LoadImage(filepath.Join(dir, "absent.png")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("absent: %v", err)
-	}
-}
-
-func TestLoadImageFormats(t *testing.T) {
-	dir := t.TempDir()
-	src := rgbImg(9, 7)
-	enc := map[string]func(*bytes.Buffer) error{
-		"a.png":  func(b *bytes.Buffer) error { return png.Encode(b, src) },
-		"g.png":  func(b *bytes.Buffer) error { return png.Encode(b, grayImg(9, 7, 3)) },
-		"a.jpg":  func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 95}) },
-		"a.bmp":  func(b *bytes.Buffer) error { return bmp.Encode(b, src) },
-		"a.tiff": func(b *bytes.Buffer) error { return tiff.Encode(b, src, nil) },
-	}
-	for name, f := range enc {
-		var b bytes.Buffer
-		if err := f(&b); err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, b.Bytes(), 0o644)
-		img, err := LoadImage(p)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if img.Bounds() != image.Rect(0, 0, 9, 7) {
-			t.Errorf("%s: bounds %v", name, img.Bounds())
-		}
-		if name == "a.png" || name == "a.bmp" || name == "a.tiff" { // lossless
-			r, g, b, _ := img.At(4, 3).RGBA()
-			if r>>8 != 40 || g>>8 != 60 || b>>8 != 100 {
-				t.Errorf("%s: pixel (4,3) = %d %d %d", name, r>>8, g>>8, b>>8)
-			}
-		}
-	}
-}
-
 func TestLoadMaskKinds(t *testing.T) {
 	dir := t.TempDir()
 	// Gray with values 0, 1, 255.
@@ -463,7 +369,7 @@ func TestSharedDatasets(t *testing.T) {
 		// One defect image and its mask load and agree in size; the mask has
 		// defect pixels and survives the MVTec protocol's resize + crop.
 		s := ds.Test[len(ds.Test)-1]
-		img, err := LoadImage(s.Path)
+		img, err := imageio.Load(s.Path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func BenchmarkEpoch(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.ReportMetric(m.Report.Epochs[0].Elapsed.Seconds(), "s/epoch")
+				b.ReportMetric(m.report.Epochs[0].Elapsed.Seconds(), "s/epoch")
 			}
 		})
 	}

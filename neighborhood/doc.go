@@ -3,11 +3,11 @@
 // element c of the distribution coreset C_dist, given only the features of the
 // p×p positions around x (x itself excluded, zeros outside the grid).
 //
-// The model follows section 4 of docs/PNI.md, after Bae, Lee and Kim,
-// "PNI: Industrial Anomaly Detection using Position and Neighborhood
-// Information", ICCV 2023, with the fixes described there: each neighbour's
-// D-dim feature is first mapped to R dims by a [Reducer] (a fixed Gaussian
-// random projection, [NewReducer], or PCA, [FitPCA]); the p·p−1 reduced
+// The model follows Bae, Lee and Kim, "PNI: Industrial Anomaly Detection
+// using Position and Neighborhood Information", ICCV 2023, with the fixes
+// described in the repository's docs/algorithm.md (section 4): each
+// neighbour's D-dim feature is first mapped to R dims by a [Reducer] (a
+// fixed Gaussian random projection, [NewReducer]); the p·p−1 reduced
 // neighbours are concatenated in raster order into a (p·p−1)·R input; a
 // multi-layer perceptron with ReLU hidden layers maps it to |C_dist| logits;
 // training uses softmax cross-entropy, Adam, seeded shuffled mini-batches, a
@@ -32,13 +32,8 @@
 // An epoch is not a pass over every position: it trains on a fresh seeded
 // sample of Config.MaxRowsPerEpoch positions (default 50,000) and validates
 // on at most max(MaxRowsPerEpoch/3, 20,000) held-out positions, so its cost
-// does not grow with the grid. Measured on the 2 shared cores of the
-// development machine (load average 2.4, i.e. about one free core;
-// BenchmarkEpoch: 200 images, R=64, 2048 classes, hidden {512,512}, batch
-// 256): 9.4 s per epoch at a 28×28 grid with p=5 and 16 s at a 60×60 grid
-// with p=9 (720,000 positions), so the default 5 epochs take about 47 s and
-// 81 s there (less on an idle machine). Predicting one image
-// (BenchmarkPredict28/60) takes 49 ms at 28×28 and 0.38 s at 60×60.
+// does not grow with the grid. BenchmarkEpoch and BenchmarkPredict measure
+// it; the README has the figures.
 //
 // The package does no I/O; the root package pni orchestrates it.
 package neighborhood

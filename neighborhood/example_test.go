@@ -25,8 +25,12 @@ func Example() {
 			}
 		}
 	}
-	red := neighborhood.NewReducer(d, 4, 1)
-	reduced := make([]float32, n*h*w*red.R)
+	red, err := neighborhood.NewReducer(d, 4, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	reduced := make([]float32, n*h*w*red.Out())
 	red.Apply(feats, n*h*w, reduced)
 	m, err := neighborhood.Train(context.Background(), red, reduced, n, h, w, targets, classes,
 		neighborhood.Config{Window: 3, Hidden: []int{32}, Epochs: 30, LR: 1e-2, Seed: 1})
@@ -46,7 +50,7 @@ func Example() {
 			best = c
 		}
 	}
-	fmt.Println("validation top-1 above 0.9:", m.Report.BestValTop1 > 0.9)
+	fmt.Println("validation top-1 above 0.9:", m.Report().BestValTop1 > 0.9)
 	fmt.Println("predicted class at (2,3):", best, "true:", cls(0, 2, 3))
 	// Output:
 	// validation top-1 above 0.9: true

@@ -1,23 +1,14 @@
 package neighborhood
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/x/pni/internal/errs"
 )
 
-// Defaults used for zero Config fields.
-//
-// Cost per training step (BenchmarkStep: R=64, 2048 classes, 2 cores shared
-// with other work at load average ≈ 3), reported per 50,000-row epoch
-// without validation, for batch 128/256/512: p=5 (1536 inputs) hidden
-// {256,256} 5.3/4.6/4.2 s, {512} 8.5/7.2/6.6 s, {512,512} 10.4/8.6/7.8 s,
-// {1024,1024} 20.9/18.1/16.1 s; p=9 (5120 inputs) {512,512} 16.7/14.0/12.8 s.
-// The defaults (at most 5 epochs of 50,000 sampled rows, {512,512}, batch
-// 256) keep a 200-image category under a minute at a 28×28 grid and around
-// 1.5 minutes at 60×60 with p=9 on that loaded machine (see the package
-// documentation). Full passes (3 × 156,800 rows at 28×28) reached
-// validation top-1 0.73 on MVTec bottle; the sampled default sees at most
-// 250,000 rows, and its accuracy on real features was not measured here.
+// Defaults used for zero Config fields. They keep an epoch's cost fixed
+// whatever the grid (DefaultMaxRowsPerEpoch sampled rows): the README has
+// the measured cost per epoch.
 const (
 	DefaultWindow      = 5
 	DefaultEpochs      = 5
@@ -106,42 +97,53 @@ type Report struct {
 	ValImages []int
 }
 
-// Dense is one fully connected layer: out = in·W + B.
-type Dense struct {
+// dense is one fully connected layer: out = in·W + B.
+type dense struct {
 	In, Out int
 	W       []float32 // In×Out, row-major
 	B       []float32 // Out
 }
 
-// Model is a trained neighbourhood MLP. Its exported fields are the complete
-// state (the root package may serialise them); prediction reads Layers as
-// they are (no cached copies), so a Model may be built field by field.
+// Model is a trained neighbourhood MLP. It is immutable and safe for
+// concurrent Predict calls; it serialises itself (MarshalBinary /
+// UnmarshalBinary).
 type Model struct {
-	// Reducer maps full-dimension features for Predict; nil allows only
-	// PredictReduced.
-	Reducer *Reducer
-	// Window is p (odd, ≥ 3).
-	Window int
-	// Temperature T of softmax(logits/T).
-	Temperature float32
-	// Classes is |C_dist|, the width of the output layer.
-	Classes int
-	// InMean and InScale (length R each, or nil) standardise each reduced
-	// neighbour before it enters the MLP: (v − InMean)·InScale. Zero padding
+	reducer     *Reducer // maps full-dimension features for Predict; nil allows only PredictReduced
+	window      int      // p (odd, >= 3)
+	temperature float32  // T of softmax(logits/T)
+	classes     int      // |C_dist|, the width of the output layer
+	// inMean and inScale (length R each, or nil) standardise each reduced
+	// neighbour before it enters the MLP: (v − inMean)·inScale. Zero padding
 	// outside the grid is applied after standardisation.
-	InMean, InScale []float32
-	// Layers are the dense layers, ReLU between them, none after the last.
-	Layers []Dense
-	// Report is the training report.
-	Report Report
+	inMean, inScale []float32
+	layers          []dense // ReLU between them, none after the last
+	report          Report
 }
 
-// InputError reports an argument that cannot be used, and why.
-type InputError struct {
-	Arg     string // the offending argument or field
-	Problem string
+// Window returns the neighbourhood window p.
+func (m *Model) Window() int { return m.window }
+
+// Classes returns the number of output classes, |C_dist|.
+func (m *Model) Classes() int { return m.classes }
+
+// FeatureDim returns the feature dimension D that Predict takes, or 0 for a
+// model without a reducer (PredictReduced only).
+func (m *Model) FeatureDim() int {
+	if m.reducer == nil {
+		return 0
+	}
+	return m.reducer.d
 }
 
-func (e *InputError) Error() string {
-	return fmt.Sprintf("neighborhood: invalid %s: %s", e.Arg, e.Problem)
+// Report returns the training report (the zero Report for a decoded model:
+// the report is not serialised).
+func (m *Model) Report() Report { return m.report }
+
+// ErrInvalidArgument matches (errors.Is) every error this package returns
+// for bad arguments; it is the same value as pni.ErrInvalidArgument.
+var ErrInvalidArgument = errs.ErrInvalidArgument
+
+// badArg is the package's invalid-argument error.
+func badArg(arg, problem string) error {
+	return errs.Arg("neighborhood: invalid %s: %s", arg, problem)
 }

@@ -1,6 +1,7 @@
 package neighborhood
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -109,15 +110,15 @@ func TestTrainLearnsSynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(epochs) != len(m.Report.Epochs) || len(epochs) == 0 {
-		t.Fatalf("progress saw %d epochs, report has %d", len(epochs), len(m.Report.Epochs))
+	if len(epochs) != len(m.report.Epochs) || len(epochs) == 0 {
+		t.Fatalf("progress saw %d epochs, report has %d", len(epochs), len(m.report.Epochs))
 	}
-	last := m.Report.Epochs[len(m.Report.Epochs)-1]
-	t.Logf("%d epochs, last %+v, best val top-1 %.3f", len(epochs), last, m.Report.BestValTop1)
-	if m.Report.BestValTop1 < 0.95 {
-		t.Errorf("best validation top-1 %.3f, want >= 0.95", m.Report.BestValTop1)
+	last := m.report.Epochs[len(m.report.Epochs)-1]
+	t.Logf("%d epochs, last %+v, best val top-1 %.3f", len(epochs), last, m.report.BestValTop1)
+	if m.report.BestValTop1 < 0.95 {
+		t.Errorf("best validation top-1 %.3f, want >= 0.95", m.report.BestValTop1)
 	}
-	if first := m.Report.Epochs[0]; !(last.TrainLoss < first.TrainLoss/3) {
+	if first := m.report.Epochs[0]; !(last.TrainLoss < first.TrainLoss/3) {
 		t.Errorf("training loss %v -> %v: did not fall", first.TrainLoss, last.TrainLoss)
 	}
 	// A fresh image, never seen: predictions match the rule.
@@ -167,20 +168,20 @@ func TestTrainDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for l := range a.Layers {
-		if !slices.Equal(a.Layers[l].W, b.Layers[l].W) || !slices.Equal(a.Layers[l].B, b.Layers[l].B) {
+	for l := range a.layers {
+		if !slices.Equal(a.layers[l].W, b.layers[l].W) || !slices.Equal(a.layers[l].B, b.layers[l].B) {
 			t.Fatalf("layer %d differs between two runs with the same seed", l)
 		}
 	}
-	if !slices.Equal(a.Report.ValImages, b.Report.ValImages) {
-		t.Fatalf("validation images differ: %v vs %v", a.Report.ValImages, b.Report.ValImages)
+	if !slices.Equal(a.report.ValImages, b.report.ValImages) {
+		t.Fatalf("validation images differ: %v vs %v", a.report.ValImages, b.report.ValImages)
 	}
 	cfg.Seed = 12
 	c, err := Train(context.Background(), nil, grid, n, h, w, targets, k, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Equal(a.Layers[0].W, c.Layers[0].W) {
+	if slices.Equal(a.layers[0].W, c.layers[0].W) {
 		t.Fatal("a different seed gave identical weights")
 	}
 }
@@ -201,7 +202,7 @@ func TestValidationSplitByImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := m.Report.ValImages
+		v := m.report.ValImages
 		if len(v) != tc.want {
 			t.Errorf("n=%d frac=%v: %d validation images %v, want %d", tc.n, tc.frac, len(v), v, tc.want)
 		}
@@ -213,8 +214,8 @@ func TestValidationSplitByImage(t *testing.T) {
 				t.Errorf("validation image %d out of range", i)
 			}
 		}
-		if tc.want == 0 && !math.IsNaN(m.Report.Epochs[0].ValLoss) {
-			t.Errorf("n=%d: no validation expected, got ValLoss %v", tc.n, m.Report.Epochs[0].ValLoss)
+		if tc.want == 0 && !math.IsNaN(m.report.Epochs[0].ValLoss) {
+			t.Errorf("n=%d: no validation expected, got ValLoss %v", tc.n, m.report.Epochs[0].ValLoss)
 		}
 	}
 	// The rows: every position exactly once, validation rows exactly the
@@ -250,7 +251,7 @@ func TestTrainErrors(t *testing.T) {
 	const n, h, w, k = 3, 4, 4, 3
 	grid, targets := synth(n, h, w, k, 1)
 	ctx := context.Background()
-	red := NewReducer(5, k, 1)
+	red := mustReducer(t, 5, k, 1)
 	bad := slices.Clone(targets)
 	bad[7] = k
 	neg := slices.Clone(targets)
@@ -265,11 +266,11 @@ func TestTrainErrors(t *testing.T) {
 		{"h<0", func() error { _, err := Train(ctx, nil, grid, n, -1, w, targets, k, Config{}); return err }},
 		{"short grid", func() error { _, err := Train(ctx, nil, grid[:len(grid)-1], n, h, w, targets, k, Config{}); return err }},
 		{"grid vs reducer", func() error {
-			_, err := Train(ctx, NewReducer(5, 7, 1), grid, n, h, w, targets, k, Config{})
+			_, err := Train(ctx, mustReducer(t, 5, 7, 1), grid, n, h, w, targets, k, Config{})
 			return err
 		}},
 		{"bad reducer", func() error {
-			_, err := Train(ctx, &Reducer{D: 5, R: k, W: make([]float32, 3)}, grid, n, h, w, targets, k, Config{})
+			_, err := Train(ctx, &Reducer{d: 5, r: k, w: make([]float32, 3)}, grid, n, h, w, targets, k, Config{})
 			return err
 		}},
 		{"short targets", func() error { _, err := Train(ctx, red, grid, n, h, w, targets[1:], k, Config{}); return err }},
@@ -292,9 +293,8 @@ func TestTrainErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		err := c.run()
-		var ie *InputError
-		if !errors.As(err, &ie) {
-			t.Errorf("%s: got %v, want *InputError", c.name, err)
+		if !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: got %v, want an ErrInvalidArgument error", c.name, err)
 		} else {
 			t.Logf("%s: %v", c.name, err)
 		}
@@ -321,8 +321,8 @@ func TestSingleClassSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !m.Report.Skipped || m.Report.Reason == "" {
-		t.Fatalf("report %+v: want Skipped with a reason", m.Report)
+	if !m.report.Skipped || m.report.Reason == "" {
+		t.Fatalf("report %+v: want Skipped with a reason", m.report)
 	}
 	p, err := m.PredictReduced(grid[:h*w*2], h, w)
 	if err != nil {
@@ -346,7 +346,7 @@ func TestPredictMatchesReference(t *testing.T) {
 	for i := range feats {
 		feats[i] = float32(rng.NormFloat64())
 	}
-	red := NewReducer(d, r, 9)
+	red := mustReducer(t, d, r, 9)
 	grid := make([]float32, n*h*w*r)
 	red.Apply(feats, n*h*w, grid)
 	targets := make([]int32, n*h*w)
@@ -382,20 +382,20 @@ func TestPredictMatchesReference(t *testing.T) {
 					for c := 0; c < r; c++ {
 						v := 0.0
 						if yy >= 0 && yy < h && xx >= 0 && xx < w {
-							v = (float64(grid[(yy*w+xx)*r+c]) - float64(m.InMean[c])) * float64(m.InScale[c])
+							v = (float64(grid[(yy*w+xx)*r+c]) - float64(m.inMean[c])) * float64(m.inScale[c])
 						}
 						in = append(in, v)
 					}
 				}
 			}
-			for l, ly := range m.Layers {
+			for l, ly := range m.layers {
 				out := make([]float64, ly.Out)
 				for j := range out {
 					s := float64(ly.B[j])
 					for i := range in {
 						s += in[i] * float64(ly.W[i*ly.Out+j])
 					}
-					if l < len(m.Layers)-1 {
+					if l < len(m.layers)-1 {
 						s = math.Max(s, 0)
 					}
 					out[j] = s
@@ -433,11 +433,79 @@ func TestPredictMatchesReference(t *testing.T) {
 	if _, err := m.PredictReduced(grid[:h*w*r], h, w+1); err == nil {
 		t.Error("wrong shape accepted")
 	}
-	m2 := &Model{Window: 3, Temperature: 1, Classes: k, Layers: []Dense{{In: 8 * r, Out: k, W: make([]float32, 8*r*k-1), B: make([]float32, k)}}}
+	m2 := &Model{window: 3, temperature: 1, classes: k, layers: []dense{{In: 8 * r, Out: k, W: make([]float32, 8*r*k-1), B: make([]float32, k)}}}
 	if _, err := m2.PredictReduced(grid[:h*w*r], h, w); err == nil {
 		t.Error("inconsistent layer accepted")
 	}
 	if _, err := m2.Predict(img, h, w); err == nil {
 		t.Error("Predict without Reducer accepted")
+	}
+}
+
+func mustReducer(t testing.TB, d, r int, seed int64) *Reducer {
+	t.Helper()
+	red, err := NewReducer(d, r, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return red
+}
+
+// TestModelBinaryRoundTrip checks that a trained model survives
+// MarshalBinary / UnmarshalBinary bit for bit (same bytes, same
+// predictions), and that damaged encodings are refused.
+func TestModelBinaryRoundTrip(t *testing.T) {
+	const n, h, w, d, r, k = 3, 4, 5, 6, 3, 4
+	rng := rand.New(rand.NewPCG(5, 5))
+	feats := make([]float32, n*h*w*d)
+	for i := range feats {
+		feats[i] = float32(rng.NormFloat64())
+	}
+	red := mustReducer(t, d, r, 2)
+	grid := make([]float32, n*h*w*r)
+	red.Apply(feats, n*h*w, grid)
+	targets := make([]int32, n*h*w)
+	for i := range targets {
+		targets[i] = int32(rng.IntN(k))
+	}
+	m, err := Train(context.Background(), red, grid, n, h, w, targets, k, Config{Window: 3, Hidden: []int{5}, Epochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Model
+	if err := got.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	again, err := got.MarshalBinary()
+	if err != nil || !bytes.Equal(again, data) {
+		t.Fatalf("Marshal(Unmarshal(b)) != b (%v)", err)
+	}
+	p1, _ := m.Predict(feats[:h*w*d], h, w)
+	p2, err := got.Predict(feats[:h*w*d], h, w)
+	if err != nil || !slices.Equal(p1, p2) {
+		t.Errorf("decoded model predicts differently (%v)", err)
+	}
+	if got.Window() != 3 || got.Classes() != k || got.FeatureDim() != d {
+		t.Errorf("accessors: window %d classes %d dim %d", got.Window(), got.Classes(), got.FeatureDim())
+	}
+	for cut := 0; cut < len(data); cut += 13 {
+		var x Model
+		if err := x.UnmarshalBinary(data[:cut]); err == nil {
+			t.Fatalf("truncated to %d bytes: no error", cut)
+		}
+	}
+	// A layer whose width no longer chains is refused by Validate.
+	bad := *m
+	bad.layers = slices.Clone(m.layers)
+	bad.layers[0].Out++
+	if err := bad.Validate(); err == nil {
+		t.Error("inconsistent layers accepted")
+	}
+	if _, err := bad.MarshalBinary(); err == nil {
+		t.Error("MarshalBinary of an invalid model succeeded")
 	}
 }

@@ -105,7 +105,7 @@ func TestMaxRowsPerEpoch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range m.Report.Epochs {
+		for _, e := range m.report.Epochs {
 			if e.Rows != tc.rows || e.ValRows != tc.val {
 				t.Errorf("MaxRowsPerEpoch %d: epoch %d trained %d rows and validated %d, want %d and %d",
 					tc.max, e.N, e.Rows, e.ValRows, tc.rows, tc.val)

@@ -1,6 +1,7 @@
 package neighborhood
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -16,58 +17,49 @@ type resolved struct {
 	lr, valFrac, temp               float64
 }
 
+// Validate reports whether cfg can be used: the error Train would return
+// for it, before any data is given (zero fields take their defaults).
+func (cfg Config) Validate() error {
+	_, err := cfg.resolve()
+	return err
+}
+
 func (cfg *Config) resolve() (resolved, error) {
-	r := resolved{window: cfg.Window, epochs: cfg.Epochs, batch: cfg.BatchSize, patience: cfg.Patience,
-		hidden: cfg.Hidden, lr: cfg.LR, valFrac: cfg.ValFraction, temp: cfg.Temperature}
-	if r.window == 0 {
-		r.window = DefaultWindow
+	r := resolved{
+		window:   cmp.Or(cfg.Window, DefaultWindow),
+		epochs:   cmp.Or(cfg.Epochs, DefaultEpochs),
+		batch:    cmp.Or(cfg.BatchSize, DefaultBatchSize),
+		patience: cmp.Or(cfg.Patience, DefaultPatience),
+		maxRows:  cmp.Or(cfg.MaxRowsPerEpoch, DefaultMaxRowsPerEpoch),
+		hidden:   cfg.Hidden,
+		lr:       cmp.Or(cfg.LR, DefaultLR),
+		valFrac:  cmp.Or(cfg.ValFraction, DefaultValFraction),
+		temp:     cmp.Or(cfg.Temperature, DefaultTemperature),
 	}
 	if r.window < 3 || r.window%2 == 0 {
-		return r, &InputError{"Config.Window", fmt.Sprintf("%d: must be odd and at least 3 (or 0 for %d)", r.window, DefaultWindow)}
+		return r, badArg("Config.Window", fmt.Sprintf("%d: must be odd and at least 3 (or 0 for %d)", r.window, DefaultWindow))
 	}
 	if r.hidden == nil {
 		r.hidden = DefaultHidden
 	}
 	for _, hw := range r.hidden {
 		if hw <= 0 {
-			return r, &InputError{"Config.Hidden", fmt.Sprintf("%v: widths must be positive", r.hidden)}
+			return r, badArg("Config.Hidden", fmt.Sprintf("%v: widths must be positive", r.hidden))
 		}
-	}
-	if r.epochs == 0 {
-		r.epochs = DefaultEpochs
-	}
-	r.maxRows = cfg.MaxRowsPerEpoch
-	if r.maxRows == 0 {
-		r.maxRows = DefaultMaxRowsPerEpoch
-	}
-	if r.batch == 0 {
-		r.batch = DefaultBatchSize
-	}
-	if r.patience == 0 {
-		r.patience = DefaultPatience
-	}
-	if r.lr == 0 {
-		r.lr = DefaultLR
-	}
-	if r.valFrac == 0 {
-		r.valFrac = DefaultValFraction
-	}
-	if r.temp == 0 {
-		r.temp = DefaultTemperature
 	}
 	switch {
 	case r.epochs < 0:
-		return r, &InputError{"Config.Epochs", fmt.Sprintf("%d: must be positive (or 0 for %d)", r.epochs, DefaultEpochs)}
+		return r, badArg("Config.Epochs", fmt.Sprintf("%d: must be positive (or 0 for %d)", r.epochs, DefaultEpochs))
 	case r.batch < 0:
-		return r, &InputError{"Config.BatchSize", fmt.Sprintf("%d: must be positive (or 0 for %d)", r.batch, DefaultBatchSize)}
+		return r, badArg("Config.BatchSize", fmt.Sprintf("%d: must be positive (or 0 for %d)", r.batch, DefaultBatchSize))
 	case r.patience < 0:
-		return r, &InputError{"Config.Patience", fmt.Sprintf("%d: must be positive (or 0 for %d)", r.patience, DefaultPatience)}
+		return r, badArg("Config.Patience", fmt.Sprintf("%d: must be positive (or 0 for %d)", r.patience, DefaultPatience))
 	case !(r.lr > 0) || math.IsInf(r.lr, 0):
-		return r, &InputError{"Config.LR", fmt.Sprintf("%v: must be positive and finite", r.lr)}
+		return r, badArg("Config.LR", fmt.Sprintf("%v: must be positive and finite", r.lr))
 	case !(r.valFrac < 1) || math.IsNaN(r.valFrac):
-		return r, &InputError{"Config.ValFraction", fmt.Sprintf("%v: must be below 1 (negative disables validation)", r.valFrac)}
+		return r, badArg("Config.ValFraction", fmt.Sprintf("%v: must be below 1 (negative disables validation)", r.valFrac))
 	case !(r.temp > 0) || math.IsInf(r.temp, 0):
-		return r, &InputError{"Config.Temperature", fmt.Sprintf("%v: must be positive and finite", r.temp)}
+		return r, badArg("Config.Temperature", fmt.Sprintf("%v: must be positive and finite", r.temp))
 	}
 	return r, nil
 }
@@ -87,7 +79,7 @@ func (cfg *Config) resolve() (resolved, error) {
 // standardised per reduced dimension with statistics of the training images.
 //
 // Train checks ctx between mini-batches and returns ctx's error when it is
-// cancelled. Bad shapes or values give an *InputError.
+// cancelled. Bad shapes or values give an error matching ErrInvalidArgument.
 func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, targets []int32, classes int, cfg Config) (*Model, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -101,13 +93,13 @@ func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, ta
 	}
 	switch {
 	case n <= 0 || h <= 0 || w <= 0:
-		return nil, &InputError{"shape", fmt.Sprintf("n=%d h=%d w=%d: all must be positive", n, h, w)}
+		return nil, badArg("shape", fmt.Sprintf("n=%d h=%d w=%d: all must be positive", n, h, w))
 	case n*h*w > math.MaxInt32:
-		return nil, &InputError{"shape", fmt.Sprintf("n*h*w = %d positions is more than 2^31-1", n*h*w)}
+		return nil, badArg("shape", fmt.Sprintf("n*h*w = %d positions is more than 2^31-1", n*h*w))
 	case classes <= 0:
-		return nil, &InputError{"classes", fmt.Sprintf("%d: must be positive (|C_dist|)", classes)}
+		return nil, badArg("classes", fmt.Sprintf("%d: must be positive (|C_dist|)", classes))
 	case len(targets) != n*h*w:
-		return nil, &InputError{"targets", fmt.Sprintf("has %d entries, want n*h*w = %d", len(targets), n*h*w)}
+		return nil, badArg("targets", fmt.Sprintf("has %d entries, want n*h*w = %d", len(targets), n*h*w))
 	}
 	rows := n * h * w
 	var r int
@@ -115,30 +107,30 @@ func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, ta
 		if err := red.check(); err != nil {
 			return nil, err
 		}
-		r = red.R
+		r = red.r
 		if len(reduced) != rows*r {
-			return nil, &InputError{"reduced", fmt.Sprintf("has %d values, want n*h*w*R = %d*%d*%d*%d = %d", len(reduced), n, h, w, r, rows*r)}
+			return nil, badArg("reduced", fmt.Sprintf("has %d values, want n*h*w*R = %d*%d*%d*%d = %d", len(reduced), n, h, w, r, rows*r))
 		}
 	} else {
 		if len(reduced) == 0 || len(reduced)%rows != 0 {
-			return nil, &InputError{"reduced", fmt.Sprintf("has %d values, not a positive multiple of n*h*w = %d", len(reduced), rows)}
+			return nil, badArg("reduced", fmt.Sprintf("has %d values, not a positive multiple of n*h*w = %d", len(reduced), rows))
 		}
 		r = len(reduced) / rows
 	}
 	for i, t := range targets {
 		if t < 0 || int(t) >= classes {
-			return nil, &InputError{"targets", fmt.Sprintf("targets[%d] = %d is outside [0, classes=%d)", i, t, classes)}
+			return nil, badArg("targets", fmt.Sprintf("targets[%d] = %d is outside [0, classes=%d)", i, t, classes))
 		}
 	}
 
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed_4e49_6e62_6864))
 	offs := offsets(rc.window)
 	in := len(offs) * r
-	m := &Model{Reducer: red, Window: rc.window, Temperature: float32(rc.temp), Classes: classes}
+	m := &Model{reducer: red, window: rc.window, temperature: float32(rc.temp), classes: classes}
 
 	// Split by image.
 	var trainRows, valRows []int32
-	m.Report.ValImages, trainRows, valRows = splitByImage(rng, n, h*w, rc.valFrac)
+	m.report.ValImages, trainRows, valRows = splitByImage(rng, n, h*w, rc.valFrac)
 	perEpoch := len(trainRows)
 	if rc.maxRows > 0 {
 		perEpoch = min(perEpoch, rc.maxRows)
@@ -150,13 +142,13 @@ func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, ta
 	if err != nil {
 		return nil, err
 	}
-	m.InMean, m.InScale = mean, scale
+	m.inMean, m.inScale = mean, scale
 
 	sizes := append(append([]int{in}, rc.hidden...), classes)
 	if classes == 1 {
-		m.Layers = []Dense{{In: in, Out: 1, W: make([]float32, in), B: make([]float32, 1)}}
-		m.Report.Skipped, m.Report.BestValTop1 = true, math.NaN()
-		m.Report.Reason = "a single class: p(c|N_p(x)) = 1 everywhere, nothing to learn"
+		m.layers = []dense{{In: in, Out: 1, W: make([]float32, in), B: make([]float32, 1)}}
+		m.report.Skipped, m.report.BestValTop1 = true, math.NaN()
+		m.report.Reason = "a single class: p(c|N_p(x)) = 1 everywhere, nothing to learn"
 		return m, nil
 	}
 	nt := initNet(sizes, rng)
@@ -204,7 +196,7 @@ func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, ta
 			e.ValLoss, e.ValTop1 = vl, vc
 		}
 		e.Elapsed = time.Since(start)
-		m.Report.Epochs = append(m.Report.Epochs, e)
+		m.report.Epochs = append(m.report.Epochs, e)
 		if cfg.Progress != nil {
 			cfg.Progress(e)
 		}
@@ -221,9 +213,9 @@ func Train(ctx context.Context, red *Reducer, reduced []float32, n, h, w int, ta
 	if bestW != nil {
 		nt.w, nt.b = bestW, bestB
 	}
-	m.Report.BestValTop1 = bestTop1
+	m.report.BestValTop1 = bestTop1
 	for l := 0; l < len(sizes)-1; l++ {
-		m.Layers = append(m.Layers, Dense{In: sizes[l], Out: sizes[l+1], W: nt.w[l], B: nt.b[l]})
+		m.layers = append(m.layers, dense{In: sizes[l], Out: sizes[l+1], W: nt.w[l], B: nt.b[l]})
 	}
 	return m, nil
 }
@@ -270,7 +262,7 @@ func standardise(grid []float32, r int, rows []int32) ([]float32, []float32, err
 	cnt := float64(len(rows))
 	for j := range s {
 		if math.IsNaN(s2[j]) || math.IsInf(s2[j], 0) {
-			return nil, nil, &InputError{"reduced", "contains NaN or Inf values"}
+			return nil, nil, badArg("reduced", "contains NaN or Inf values")
 		}
 		mu := s[j] / cnt
 		v := s2[j]/cnt - mu*mu

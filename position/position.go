@@ -1,22 +1,20 @@
 package position
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"sort"
 
+	"github.com/x/pni/internal/errs"
+
 	"github.com/x/pni/internal/kernels"
 )
 
-// ErrInvalidInput is wrapped by every error this package returns for bad arguments; test with
-// errors.Is.
-var ErrInvalidInput = errors.New("position: invalid input")
+// ErrInvalidArgument matches (errors.Is) every error this package returns for
+// bad arguments; it is the same value as pni.ErrInvalidArgument.
+var ErrInvalidArgument = errs.ErrInvalidArgument
 
-func badInput(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, a...)...)
-}
+func badInput(format string, a ...any) error { return errs.Arg("position: "+format, a...) }
 
 // Hist is p(c|x): for each grid position x (row-major over H x W), a sparse distribution over K bank elements.
 //

@@ -1,10 +1,12 @@
 package position
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -173,13 +175,13 @@ func TestAgainstDense(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	for _, c := range []struct{ h, w, k, r int }{{0, 3, 4, 1}, {3, -1, 4, 1}, {3, 3, 0, 1}, {3, 3, 4, -1}} {
-		if _, err := NewBuilder(c.h, c.w, c.k, c.r); !errors.Is(err, ErrInvalidInput) {
+		if _, err := NewBuilder(c.h, c.w, c.k, c.r); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("NewBuilder%v: err %v", c, err)
 		}
 	}
 	b, _ := NewBuilder(2, 2, 3, 1)
 	for _, a := range [][]int32{nil, {0, 1, 2}, {0, 1, 2, 0, 1}, {0, 1, 3, 0}, {0, -1, 2, 0}} {
-		if err := b.Add(a); !errors.Is(err, ErrInvalidInput) {
+		if err := b.Add(a); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("Add(%v): err %v", a, err)
 		}
 	}
@@ -236,4 +238,64 @@ func Example() {
 	// 1 [0 1] [0.5 0.5]
 	// 2 [0 1] [0.25 0.75]
 	// 0.25 0.25
+}
+
+func TestHistBinaryRoundTrip(t *testing.T) {
+	b, err := NewBuilder(3, 4, 9, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for img := 0; img < 3; img++ {
+		a := make([]int32, 12)
+		for i := range a {
+			a[i] = int32((i*7 + img*5) % 9)
+		}
+		if err := b.Add(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := b.Build()
+	data, err := h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Hist
+	if err := got.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, h) {
+		t.Errorf("round trip differs:\n%+v\n%+v", got, *h)
+	}
+	again, _ := got.MarshalBinary()
+	if !bytes.Equal(again, data) {
+		t.Error("Marshal(Unmarshal(b)) != b")
+	}
+	// Every truncation and a damaged index are refused, leaving the target as it was.
+	for n := 0; n < len(data); n += 7 {
+		var x Hist
+		if err := x.UnmarshalBinary(data[:n]); err == nil {
+			t.Fatalf("truncated to %d bytes: no error", n)
+		}
+	}
+	bad := *h
+	bad.Idx = slices.Clone(h.Idx)
+	bad.Idx[0] = 9
+	if err := bad.Validate(); err == nil {
+		t.Error("index out of range accepted")
+	}
+	bad.Idx[0] = h.Idx[1]
+	if err := bad.Validate(); err == nil && h.Off[1] > 1 {
+		t.Error("unsorted row accepted")
+	}
+	bad = *h
+	bad.P = slices.Clone(h.P)
+	bad.P[0] += 0.5
+	if err := bad.Validate(); err == nil {
+		t.Error("row summing to 1.5 accepted")
+	}
+	bad = *h
+	bad.Off = h.Off[:5]
+	if err := bad.Validate(); err == nil {
+		t.Error("short offsets accepted")
+	}
 }

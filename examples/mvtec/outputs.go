@@ -18,8 +18,8 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/x/pni/evaluate"
+	"github.com/x/pni/imageio"
 	"github.com/x/pni/metrics"
-	"github.com/x/pni/mvtec"
 )
 
 // metricsJSON is metrics.json: exactly these keys.
@@ -106,7 +106,7 @@ func writeHeatmaps(dir string, rep *evaluate.Report) error {
 		if r.Original == nil {
 			continue
 		}
-		img, err := mvtec.LoadImage(r.Path)
+		img, err := imageio.Load(r.Path)
 		if err != nil {
 			return err
 		}

@@ -10,14 +10,12 @@ package knn
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"sort"
 	"sync"
 
 	"github.com/viterin/vek/vek32"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/x/pni/internal/kernels"
+	"github.com/x/pni/internal/linalg"
 )
 
 // Index is a bank of K rows of dimension D with their PCA projection to R
@@ -72,7 +70,7 @@ func Build(data []float32, k, d, r int) (*Index, error) {
 		}
 		kernels.GemmTB(d, d, n, xt[:d*n], xt[:d*n], cov, lo > 0)
 	}
-	ix.Basis = topEigenvectors(cov, d, r)
+	ix.Basis = linalg.TopEigenvectors(cov, d, r)
 	ix.meanProj = make([]float32, r)
 	kernels.Gemm(1, r, d, ix.Mean, ix.Basis, ix.meanProj, false)
 	ix.Proj = ix.project(ix.Data, k)
@@ -90,76 +88,6 @@ func Build(data []float32, k, d, r int) (*Index, error) {
 	}
 	ix.aug = kernels.PackBT(aug, k, r+1)
 	return ix, nil
-}
-
-// topEigenvectors returns the r leading eigenvectors of the symmetric d x d
-// matrix cov as the columns of a d x r row-major matrix, by subspace iteration
-// from a fixed random start (deterministic) and a Rayleigh-Ritz step. Any
-// orthonormal basis keeps the search exact; the better it captures the
-// variance, the more exact distances it spares. A full eigen-decomposition of
-// a 1024 x 1024 matrix takes seconds; this takes a few matrix products.
-func topEigenvectors(cov []float32, d, r int) []float32 {
-	c := mat.NewDense(d, d, nil)
-	for i := 0; i < d; i++ {
-		for j := 0; j < d; j++ {
-			c.Set(i, j, float64(cov[i*d+j]))
-		}
-	}
-	p := min(d, r+8)
-	rng := rand.New(rand.NewPCG(1, 2))
-	q := mat.NewDense(d, p, nil)
-	for i := 0; i < d; i++ {
-		for j := 0; j < p; j++ {
-			q.Set(i, j, rng.NormFloat64())
-		}
-	}
-	var y mat.Dense
-	orth := func(m *mat.Dense) *mat.Dense {
-		var qr mat.QR
-		qr.Factorize(m)
-		var o mat.Dense
-		qr.QTo(&o)
-		return mat.DenseCopyOf(o.Slice(0, d, 0, p))
-	}
-	q = orth(q)
-	for it := 0; it < 6; it++ {
-		y.Mul(c, q)
-		q = orth(&y)
-	}
-	var cq, b mat.Dense
-	cq.Mul(c, q)
-	b.Mul(q.T(), &cq)
-	sym := mat.NewSymDense(p, nil)
-	for i := 0; i < p; i++ {
-		for j := i; j < p; j++ {
-			sym.SetSym(i, j, (b.At(i, j)+b.At(j, i))/2)
-		}
-	}
-	var eig mat.EigenSym
-	basis := make([]float32, d*r)
-	if !eig.Factorize(sym, true) {
-		for i := 0; i < d; i++ { // fall back to the iterated subspace itself
-			for j := 0; j < r; j++ {
-				basis[i*r+j] = float32(q.At(i, j))
-			}
-		}
-		return basis
-	}
-	vals := eig.Values(nil)
-	var v, u mat.Dense
-	eig.VectorsTo(&v)
-	u.Mul(q, &v)
-	order := make([]int, p)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return vals[order[a]] > vals[order[b]] })
-	for j := 0; j < r; j++ {
-		for i := 0; i < d; i++ {
-			basis[i*r+j] = float32(u.At(i, order[j]))
-		}
-	}
-	return basis
 }
 
 // project returns (x - Mean) · Basis for n rows.

@@ -1,6 +1,13 @@
 package onnx
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNoValue is wrapped by Run's error when a requested output names no
+// value of the graph.
+var ErrNoValue = errors.New("onnx: no value named")
 
 // FormatError reports a malformed or inconsistent ONNX model: the bytes do not
 // parse, a node refers to a value nothing produces, the graph has a cycle, or

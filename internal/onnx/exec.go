@@ -99,7 +99,7 @@ func (m *Model) buildPlan(outputs []string) (*plan, error) {
 	for _, name := range outputs {
 		id, ok := m.byName[name]
 		if !ok {
-			return nil, fmt.Errorf("onnx: no value named %q in the model (graph outputs: %s)", name, strings.Join(m.outputs, ", "))
+			return nil, fmt.Errorf("%w %q in the model (graph outputs: %s)", ErrNoValue, name, strings.Join(m.outputs, ", "))
 		}
 		p.outIDs = append(p.outIDs, id)
 		requested[id] = true

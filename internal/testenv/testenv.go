@@ -68,3 +68,14 @@ func MaxRelErr(got, want []float32) float64 {
 	}
 	return d / ref
 }
+
+// Long skips the test unless PNI_LONG=1: the long real-data accuracy runs
+// (full shared sets at every preset) are opt-in, so that a plain
+// `go test ./...` finishes well inside Go's default 10-minute timeout.
+// .ci/run runs them with PNI_LONG=1.
+func Long(tb testing.TB) {
+	tb.Helper()
+	if os.Getenv("PNI_LONG") != "1" {
+		tb.Skip("long real-data run: set PNI_LONG=1 to run it")
+	}
+}

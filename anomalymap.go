@@ -15,15 +15,7 @@ func resizeBilinear(src []float32, h, w, oh, ow int) []float32 {
 	dst := make([]float32, oh*ow)
 	xs := geom.HalfPixelTaps(w, ow, float64(w)/float64(ow), 0)
 	ys := geom.HalfPixelTaps(h, oh, float64(h)/float64(oh), 0)
-	for y, ty := range ys {
-		r0, r1 := src[ty.I0*w:(ty.I0+1)*w], src[ty.I1*w:(ty.I1+1)*w]
-		out := dst[y*ow : (y+1)*ow]
-		for x, tx := range xs {
-			a := r0[tx.I0] + (r0[tx.I1]-r0[tx.I0])*tx.W
-			b := r1[tx.I0] + (r1[tx.I1]-r1[tx.I0])*tx.W
-			out[x] = a + (b-a)*ty.W
-		}
-	}
+	geom.BilinearRows(dst, src, w, xs, ys, 0, oh)
 	return dst
 }
 

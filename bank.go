@@ -92,8 +92,8 @@ func (b *bank) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes, validates and derives the bank.
 func (b *bank) UnmarshalBinary(data []byte) error {
 	r := binenc.NewReader(data)
-	if v := r.U32(); r.Err() == nil && v != bankVersion {
-		return fmt.Errorf("bank encoding version %d, this version reads %d", v, bankVersion)
+	if err := r.Version(bankVersion, "bank"); err != nil {
+		return err
 	}
 	d := bank{dim: r.Int(), nDist: r.Int()}
 	d.emb, d.distOf = r.F32s(), r.I32s()

@@ -109,17 +109,6 @@ func (g Geometry) ToSource(m []float32) []float32 {
 	xs := geom.HalfPixelTaps(mw, ow, 1/sx, float64(g.CropX))
 	ys := geom.HalfPixelTaps(g.InputH, oh, 1/sy, float64(g.CropY))
 	dst := make([]float32, ow*oh)
-	kernels.Parallel(oh, func(lo, hi int) {
-		for y := lo; y < hi; y++ {
-			ty := ys[y]
-			r0, r1 := m[ty.I0*mw:(ty.I0+1)*mw], m[ty.I1*mw:(ty.I1+1)*mw]
-			out := dst[y*ow : (y+1)*ow]
-			for x, tx := range xs {
-				a := r0[tx.I0] + (r0[tx.I1]-r0[tx.I0])*tx.W
-				b := r1[tx.I0] + (r1[tx.I1]-r1[tx.I0])*tx.W
-				out[x] = a + (b-a)*ty.W
-			}
-		}
-	})
+	kernels.Parallel(oh, func(lo, hi int) { geom.BilinearRows(dst, m, mw, xs, ys, lo, hi) })
 	return dst
 }

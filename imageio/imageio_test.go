@@ -6,7 +6,6 @@ import (
 	"errors"
 	"hash/crc32"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io/fs"
@@ -16,27 +15,11 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/x/pni/internal/testenv"
+
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 )
-
-func grayImg(w, h int, v uint8) *image.Gray {
-	g := image.NewGray(image.Rect(0, 0, w, h))
-	for i := range g.Pix {
-		g.Pix[i] = v
-	}
-	return g
-}
-
-func rgbImg(w, h int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.SetRGBA(x, y, color.RGBA{uint8(10 * x), uint8(20 * y), 100, 255})
-		}
-	}
-	return img
-}
 
 func pngHeader(w, h uint32) []byte {
 	var b bytes.Buffer
@@ -62,7 +45,7 @@ func TestLoadErrors(t *testing.T) {
 		return p
 	}
 	var full bytes.Buffer
-	png.Encode(&full, rgbImg(40, 30))
+	png.Encode(&full, testenv.Gradient(40, 30))
 
 	huge := write("huge.png", pngHeader(100000, 100000))
 	_, err := Load(huge)
@@ -95,10 +78,10 @@ func TestLoadErrors(t *testing.T) {
 
 func TestLoadFormats(t *testing.T) {
 	dir := t.TempDir()
-	src := rgbImg(9, 7)
+	src := testenv.Gradient(9, 7)
 	enc := map[string]func(*bytes.Buffer) error{
 		"a.png":  func(b *bytes.Buffer) error { return png.Encode(b, src) },
-		"g.png":  func(b *bytes.Buffer) error { return png.Encode(b, grayImg(9, 7, 3)) },
+		"g.png":  func(b *bytes.Buffer) error { return png.Encode(b, testenv.Gray(9, 7, 3)) },
 		"a.jpg":  func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 95}) },
 		"a.bmp":  func(b *bytes.Buffer) error { return bmp.Encode(b, src) },
 		"a.tiff": func(b *bytes.Buffer) error { return tiff.Encode(b, src, nil) },
@@ -131,7 +114,7 @@ func TestLoadFormats(t *testing.T) {
 // at a time.
 func TestDecodeStream(t *testing.T) {
 	var b bytes.Buffer
-	png.Encode(&b, rgbImg(33, 17))
+	png.Encode(&b, testenv.Gradient(33, 17))
 	img, err := Decode(iotest.OneByteReader(bytes.NewReader(b.Bytes())))
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/x/pni/internal/testenv"
+
 	"github.com/x/pni/imageio"
 )
 
@@ -49,50 +51,32 @@ func writePNG(t *testing.T, path string, img image.Image) {
 	}
 }
 
-func grayImg(w, h int, v uint8) *image.Gray {
-	g := image.NewGray(image.Rect(0, 0, w, h))
-	for i := range g.Pix {
-		g.Pix[i] = v
-	}
-	return g
-}
-
-func rgbImg(w, h int) *image.RGBA {
-	m := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			m.Set(x, y, color.RGBA{uint8(10 * x), uint8(20 * y), 100, 255})
-		}
-	}
-	return m
-}
-
 // makeSet lays out a small dataset: 3 train images, test good (2), crack (2,
 // one jpg), scratch (1); masks for the defects if withGT.
 func makeSet(t *testing.T, withGT bool) string {
 	t.Helper()
 	root := t.TempDir()
 	for _, n := range []string{"002.png", "000.png", "001.png"} {
-		writePNG(t, filepath.Join(root, "train", "good", n), rgbImg(8, 6))
+		writePNG(t, filepath.Join(root, "train", "good", n), testenv.Gradient(8, 6))
 	}
 	os.WriteFile(filepath.Join(root, "train", "good", "notes.txt"), []byte("ignored"), 0o644)
 	os.WriteFile(filepath.Join(root, "train", "good", ".hidden.png"), []byte("ignored"), 0o644)
-	writePNG(t, filepath.Join(root, "test", "good", "001.png"), grayImg(8, 6, 50))
-	writePNG(t, filepath.Join(root, "test", "good", "000.png"), grayImg(8, 6, 50))
-	writePNG(t, filepath.Join(root, "test", "scratch", "000.png"), rgbImg(8, 6))
-	writePNG(t, filepath.Join(root, "test", "crack", "000.png"), rgbImg(8, 6))
+	writePNG(t, filepath.Join(root, "test", "good", "001.png"), testenv.Gray(8, 6, 50))
+	writePNG(t, filepath.Join(root, "test", "good", "000.png"), testenv.Gray(8, 6, 50))
+	writePNG(t, filepath.Join(root, "test", "scratch", "000.png"), testenv.Gradient(8, 6))
+	writePNG(t, filepath.Join(root, "test", "crack", "000.png"), testenv.Gradient(8, 6))
 	f, err := os.Create(filepath.Join(root, "test", "crack", "001.jpg"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jpeg.Encode(f, rgbImg(8, 6), nil); err != nil {
+	if err := jpeg.Encode(f, testenv.Gradient(8, 6), nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
 	os.MkdirAll(filepath.Join(root, "test", "empty_kind"), 0o755)
 	if withGT {
 		for _, p := range []string{"crack/000_mask.png", "crack/001_mask.png", "scratch/000_mask.png"} {
-			writePNG(t, filepath.Join(root, "ground_truth", p), grayImg(8, 6, 255))
+			writePNG(t, filepath.Join(root, "ground_truth", p), testenv.Gray(8, 6, 255))
 		}
 	}
 	return root
@@ -220,7 +204,7 @@ func TestOpenErrors(t *testing.T) {
 func TestLoadMaskKinds(t *testing.T) {
 	dir := t.TempDir()
 	// Gray with values 0, 1, 255.
-	g := grayImg(4, 2, 0)
+	g := testenv.Gray(4, 2, 0)
 	g.Pix[1], g.Pix[6] = 1, 255
 	// RGB: black, red, (0,0,1), black with alpha 0.
 	c := image.NewNRGBA(image.Rect(0, 0, 4, 1))

@@ -57,8 +57,8 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 // error m is left unchanged.
 func (m *Model) UnmarshalBinary(b []byte) error {
 	r := binenc.NewReader(b)
-	if v := r.U32(); r.Err() == nil && v != modelVersion {
-		return fmt.Errorf("neighborhood: model encoding version %d, this version reads %d", v, modelVersion)
+	if err := r.Version(modelVersion, "neighborhood: model"); err != nil {
+		return err
 	}
 	var d Model
 	if r.Bool() {

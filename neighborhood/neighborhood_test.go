@@ -341,19 +341,7 @@ func TestSingleClassSkipped(t *testing.T) {
 // concurrent predictions.
 func TestPredictMatchesReference(t *testing.T) {
 	const n, h, w, d, r, k = 4, 5, 6, 10, 3, 5
-	rng := rand.New(rand.NewPCG(3, 3))
-	feats := make([]float32, n*h*w*d)
-	for i := range feats {
-		feats[i] = float32(rng.NormFloat64())
-	}
-	red := mustReducer(t, d, r, 9)
-	grid := make([]float32, n*h*w*r)
-	red.Apply(feats, n*h*w, grid)
-	targets := make([]int32, n*h*w)
-	for i := range targets {
-		targets[i] = int32(rng.IntN(k))
-	}
-	m, err := Train(context.Background(), red, grid, n, h, w, targets, k, Config{Window: 3, Hidden: []int{7, 6}, Epochs: 2, Temperature: 1.5})
+	feats, grid, m, err := trainRandom(n, h, w, d, r, k, 3, 9, Config{Window: 3, Hidden: []int{7, 6}, Epochs: 2, Temperature: 1.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,19 +444,7 @@ func mustReducer(t testing.TB, d, r int, seed int64) *Reducer {
 // predictions), and that damaged encodings are refused.
 func TestModelBinaryRoundTrip(t *testing.T) {
 	const n, h, w, d, r, k = 3, 4, 5, 6, 3, 4
-	rng := rand.New(rand.NewPCG(5, 5))
-	feats := make([]float32, n*h*w*d)
-	for i := range feats {
-		feats[i] = float32(rng.NormFloat64())
-	}
-	red := mustReducer(t, d, r, 2)
-	grid := make([]float32, n*h*w*r)
-	red.Apply(feats, n*h*w, grid)
-	targets := make([]int32, n*h*w)
-	for i := range targets {
-		targets[i] = int32(rng.IntN(k))
-	}
-	m, err := Train(context.Background(), red, grid, n, h, w, targets, k, Config{Window: 3, Hidden: []int{5}, Epochs: 1})
+	feats, _, m, err := trainRandom(n, h, w, d, r, k, 5, 2, Config{Window: 3, Hidden: []int{5}, Epochs: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,4 +484,28 @@ func TestModelBinaryRoundTrip(t *testing.T) {
 	if _, err := bad.MarshalBinary(); err == nil {
 		t.Error("MarshalBinary of an invalid model succeeded")
 	}
+}
+
+// trainRandom trains a model on n random h x w x d feature grids (seeded by
+// dataSeed), reduced to r dims (reducer seeded by redSeed), with random
+// targets among k classes; it returns the features, the reduced grid and
+// the model.
+func trainRandom(n, h, w, d, r, k int, dataSeed uint64, redSeed int64, cfg Config) ([]float32, []float32, *Model, error) {
+	rng := rand.New(rand.NewPCG(dataSeed, dataSeed))
+	feats := make([]float32, n*h*w*d)
+	for i := range feats {
+		feats[i] = float32(rng.NormFloat64())
+	}
+	red, err := NewReducer(d, r, redSeed)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	grid := make([]float32, n*h*w*r)
+	red.Apply(feats, n*h*w, grid)
+	targets := make([]int32, n*h*w)
+	for i := range targets {
+		targets[i] = int32(rng.IntN(k))
+	}
+	m, err := Train(context.Background(), red, grid, n, h, w, targets, k, cfg)
+	return feats, grid, m, err
 }

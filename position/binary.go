@@ -69,8 +69,8 @@ func (h *Hist) MarshalBinary() ([]byte, error) {
 // error h is left unchanged.
 func (h *Hist) UnmarshalBinary(b []byte) error {
 	r := binenc.NewReader(b)
-	if v := r.U32(); r.Err() == nil && v != histVersion {
-		return fmt.Errorf("position: histogram encoding version %d, this version reads %d", v, histVersion)
+	if err := r.Version(histVersion, "position: histogram"); err != nil {
+		return err
 	}
 	d := Hist{H: r.Int(), W: r.Int(), K: r.Int(), Radius: r.Int()}
 	d.Off, d.Idx, d.P = r.I32s(), r.I32s(), r.F32s()

@@ -208,3 +208,16 @@ func slice[T any](r *Reader, conv func(uint32) T) []T {
 	}
 	return v
 }
+
+// Version reads an encoding's leading version number and returns an error
+// naming what (e.g. "position: histogram") when it is not want.
+func (r *Reader) Version(want uint32, what string) error {
+	v := r.U32()
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if v != want {
+		return fmt.Errorf("%s: encoding version %d, this version of pni reads %d", what, v, want)
+	}
+	return nil
+}

@@ -90,3 +90,17 @@ func TestReaderErrors(t *testing.T) {
 		t.Errorf("first error not kept: %v then %v", first, r.Err())
 	}
 }
+
+func TestVersion(t *testing.T) {
+	var w Writer
+	w.U32(3)
+	if err := NewReader(w.Bytes()).Version(3, "thing"); err != nil {
+		t.Error(err)
+	}
+	if err := NewReader(w.Bytes()).Version(2, "thing"); err == nil || err.Error() != "thing: encoding version 3, this version of pni reads 2" {
+		t.Errorf("wrong version: %v", err)
+	}
+	if err := NewReader(nil).Version(2, "thing"); !errors.Is(err, ErrTruncated) {
+		t.Errorf("empty: %v", err)
+	}
+}

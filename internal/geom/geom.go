@@ -71,3 +71,21 @@ func NearestPIL(n, out int) []int {
 	}
 	return idx
 }
+
+// BilinearRows fills rows [ylo, yhi) of dst (len(xs) wide) by bilinear
+// interpolation of src (rows sw wide) at the taps xs (along x) and ys
+// (along y): out = a + (b-a)*wy with a, b the two source rows interpolated
+// along x as s[I0] + (s[I1]-s[I0])*wx.
+func BilinearRows(dst, src []float32, sw int, xs, ys []Tap, ylo, yhi int) {
+	ow := len(xs)
+	for y := ylo; y < yhi; y++ {
+		ty := ys[y]
+		r0, r1 := src[ty.I0*sw:(ty.I0+1)*sw], src[ty.I1*sw:(ty.I1+1)*sw]
+		out := dst[y*ow : (y+1)*ow]
+		for x, tx := range xs {
+			a := r0[tx.I0] + (r0[tx.I1]-r0[tx.I0])*tx.W
+			b := r1[tx.I0] + (r1[tx.I1]-r1[tx.I0])*tx.W
+			out[x] = a + (b-a)*ty.W
+		}
+	}
+}

@@ -61,3 +61,21 @@ func TestNearestPIL(t *testing.T) {
 		t.Errorf("identity: %v", got)
 	}
 }
+
+func TestBilinearRows(t *testing.T) {
+	// 2x2 source [0 1; 2 3] resized to 3x3 with taps at 0, 0.5, 1 along each axis.
+	src := []float32{0, 1, 2, 3}
+	taps := []Tap{{0, 1, 0}, {0, 1, 0.5}, {1, 1, 0}}
+	dst := make([]float32, 9)
+	BilinearRows(dst, src, 2, taps, taps, 0, 3)
+	want := []float32{0, 0.5, 1, 1, 1.5, 2, 2, 2.5, 3}
+	if !slices.Equal(dst, want) {
+		t.Errorf("got %v, want %v", dst, want)
+	}
+	// Filling a row range leaves the other rows alone.
+	part := make([]float32, 9)
+	BilinearRows(part, src, 2, taps, taps, 1, 2)
+	if !slices.Equal(part, []float32{0, 0, 0, 1, 1.5, 2, 0, 0, 0}) {
+		t.Errorf("rows 1..2: %v", part)
+	}
+}

@@ -3,6 +3,8 @@ package onnx
 import (
 	"fmt"
 	"math"
+
+	"github.com/x/pni/internal/geom"
 )
 
 type resizeAttrs struct {
@@ -182,29 +184,18 @@ func runResize(rc *runCtx, a *resizeAttrs, ins []*value) ([]*value, error) {
 			return nil, fmt.Errorf("linear resize of axis %d (only the last two axes may change size) is not supported", i)
 		}
 	}
-	type tap struct {
-		i0, i1 int
-		w      float32
-	}
-	taps := func(i int) []tap {
-		t := make([]tap, out[i])
+	taps := func(i int) []geom.Tap {
+		t := make([]geom.Tap, out[i])
 		for o := range t {
-			c := coord(i, o)
-			in := x.shape[i]
-			c = min(max(c, 0), float64(in-1))
-			i0 := int(math.Floor(c))
-			i1 := min(i0+1, in-1)
-			t[o] = tap{i0, i1, float32(c - float64(i0))}
+			t[o] = geom.LinearTap(coord(i, o), x.shape[i])
 		}
 		return t
 	}
 	H, W, OH, OW := 1, 1, 1, 1
-	var ty []tap
+	ty := []geom.Tap{{}}
 	if r >= 2 {
 		H, OH = x.shape[r-2], out[r-2]
 		ty = taps(r - 2)
-	} else {
-		ty = []tap{{0, 0, 0}}
 	}
 	if r >= 1 {
 		W, OW = x.shape[r-1], out[r-1]
@@ -217,17 +208,7 @@ func runResize(rc *runCtx, a *resizeAttrs, ins []*value) ([]*value, error) {
 		return []*value{res}, nil
 	}
 	for p := 0; p < outer; p++ {
-		src := x.f[p*H*W : (p+1)*H*W]
-		dst := res.f[p*OH*OW : (p+1)*OH*OW]
-		for oy, yt := range ty {
-			r0, r1 := src[yt.i0*W:(yt.i0+1)*W], src[yt.i1*W:(yt.i1+1)*W]
-			row := dst[oy*OW : (oy+1)*OW]
-			for ox, xt := range tx {
-				top := r0[xt.i0] + (r0[xt.i1]-r0[xt.i0])*xt.w
-				bot := r1[xt.i0] + (r1[xt.i1]-r1[xt.i0])*xt.w
-				row[ox] = top + (bot-top)*yt.w
-			}
-		}
+		geom.BilinearRows(res.f[p*OH*OW:(p+1)*OH*OW], x.f[p*H*W:(p+1)*H*W], W, tx, ty, 0, OH)
 	}
 	return []*value{res}, nil
 }

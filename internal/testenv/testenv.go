@@ -7,6 +7,8 @@ package testenv
 
 import (
 	"encoding/binary"
+	"image"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -78,4 +80,25 @@ func Long(tb testing.TB) {
 	if os.Getenv("PNI_LONG") != "1" {
 		tb.Skip("long real-data run: set PNI_LONG=1 to run it")
 	}
+}
+
+// Gray returns a w x h gray image of value v.
+func Gray(w, h int, v uint8) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range g.Pix {
+		g.Pix[i] = v
+	}
+	return g
+}
+
+// Gradient returns a w x h RGB test image whose pixel (x, y) is
+// (10x, 20y, 100) (the channels wrap at 256).
+func Gradient(w, h int) *image.RGBA {
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			m.SetRGBA(x, y, color.RGBA{uint8(10 * x), uint8(20 * y), 100, 255})
+		}
+	}
+	return m
 }

@@ -74,6 +74,7 @@ type fitter struct {
 	reduced int // the MLP's reduced feature width
 
 	// Stage results.
+	order   []int // the greedy order: C_emb's training rows
 	dim     int
 	store   *featureStore
 	proj    *coreset.Projection
@@ -151,6 +152,7 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 		{StageCoreset, true, f.coreset},
 		{StageAssign, f.cfg.position || f.cfg.neighborhood, f.assign},
 		{StageNeighborhood, f.cfg.neighborhood, f.neighborhood},
+		{StageCalibrate, true, f.calibrate},
 	}
 	var times []StageTime
 	for _, s := range stages {
@@ -245,6 +247,7 @@ func (f *fitter) coreset(ctx context.Context) error {
 		return err
 	}
 	f.z = nil
+	f.order = order
 	emb := make([]float32, f.k*f.dim)
 	for j, r := range order {
 		f.store.row(r, emb[j*f.dim:(j+1)*f.dim])
@@ -332,7 +335,6 @@ func (f *fitter) neighborhood(ctx context.Context) error {
 	for i := 0; i < f.n; i++ {
 		red.Apply(f.store.image(i, f.rows, buf), f.rows, rfeat[i*f.rows*f.reduced:(i+1)*f.rows*f.reduced])
 	}
-	f.store = nil
 	nbm, err := neighborhood.Train(ctx, red, rfeat, f.n, f.gridH, f.gridW, f.targets, f.nDist, nc)
 	if err != nil {
 		return err
@@ -352,5 +354,55 @@ func (f *fitter) neighborhood(ctx context.Context) error {
 		msg = "left out: " + f.m.cfg.NbSkipped
 	}
 	f.report(Progress{Stage: StageNeighborhood, Done: 1, Total: 1, Message: msg})
+	return nil
+}
+
+// calibrate estimates how unseen good parts score by leave-one-image-out:
+// each calibration image (up to maxCalibrationImages of the training
+// images) is scored against the memory bank without the elements taken
+// from that image, which stand in for the parts of a good image the bank
+// has never seen. The position histograms and the MLP are used as they are
+// (they saw the image: a small optimism the bank's exclusion dominates).
+func (f *fitter) calibrate(ctx context.Context) error {
+	defer func() { f.store = nil }()
+	if f.n < 2 {
+		f.report(Progress{Stage: StageCalibrate, Done: 1, Total: 1,
+			Message: "not calibrated: one training image leaves none to estimate how good parts score; call Model.Calibrate with good images"})
+		return nil
+	}
+	own := make([][]int32, f.n)
+	for c, r := range f.order {
+		i := r / f.rows
+		own[i] = append(own[i], int32(c))
+	}
+	g, err := f.bb.Geometry(f.cfg.resizeW, f.cfg.resizeH, f.pp)
+	if err != nil {
+		return err
+	}
+	imgs := calibrationImages(f.n)
+	buf := make([]float32, f.rows*f.dim)
+	var imageScores, pixelScores []float64
+	for j, i := range imgs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		patches, err := f.m.patchScores(ctx, f.store.image(i, f.rows, buf), own[i])
+		if err != nil {
+			return err
+		}
+		mp, score := f.m.inputMap(patches, g.InputW, g.InputH)
+		imageScores = append(imageScores, float64(score))
+		pixelScores = appendPixelSample(pixelScores, mp)
+		f.report(Progress{Stage: StageCalibrate, Done: j + 1, Total: len(imgs)})
+	}
+	c, err := newCalibration("leave-one-image-out", imageScores, pixelScores, f.cfg.frr, f.cfg.imageThreshold, f.cfg.pixelThreshold)
+	if err != nil {
+		return err
+	}
+	f.m.cal.Store(c)
+	ci := c.info()
+	f.report(Progress{Stage: StageCalibrate, Done: len(imgs), Total: len(imgs), Message: fmt.Sprintf(
+		"%d images: good scores %.3g..%.3g, image threshold %.4g (false-reject rate %g), pixel threshold %.4g",
+		len(imgs), ci.GoodScores[0], ci.GoodScores[len(ci.GoodScores)-1], ci.ImageThreshold, ci.FalseRejectRate, ci.PixelThreshold)})
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
+	"sync/atomic"
 
 	"github.com/x/pni/backbone"
 	"github.com/x/pni/internal/knn"
@@ -25,6 +27,8 @@ type Model struct {
 	bank *bank
 	pos  *position.Hist      // nil when the position part is off
 	nb   *neighborhood.Model // nil when the neighbourhood part is off or was left out
+
+	cal atomic.Pointer[calibration] // nil when not calibrated; swapped whole by Calibrate
 
 	fitTimes []StageTime // Fit's stage timings; nil for a loaded model
 }
@@ -75,6 +79,7 @@ type Info struct {
 	NeighborhoodReport string // why the MLP was left out, if it was
 	TrainImages        int
 	Seed               int64
+	Calibrated         bool // thresholds are known (see Model.Calibration)
 }
 
 // Info reports the model's shape and settings.
@@ -89,6 +94,7 @@ func (m *Model) Info() Info {
 		InputW: iw, InputH: ih, GridW: m.cfg.GridW, GridH: m.cfg.GridH, Dim: m.bank.dim,
 		EmbSize: m.bank.size(), DistSize: m.bank.nDist, Position: m.pos != nil,
 		Neighborhood: m.nb != nil, NeighborhoodReport: m.cfg.NbSkipped, TrainImages: m.cfg.NTrain, Seed: m.cfg.Seed,
+		Calibrated: m.cal.Load() != nil,
 	}
 }
 
@@ -133,12 +139,44 @@ type Result struct {
 	GridW, GridH int
 	// Geometry is how the image mapped to the input and the grid.
 	Geometry backbone.Geometry
+
+	// The decision, from the model's calibration (see Model.Calibration);
+	// zero values when the model is not calibrated.
+	//
+	// Anomalous is true when Score is above the image threshold.
+	Anomalous bool
+	// Normalized is Score on the calibrated scale: 0.5 exactly at the image
+	// threshold, monotone in Score, in (0, 1); good parts mostly score well
+	// below 0.5.
+	Normalized float32
+	// NormMap is Original on the same scale (OrigW x OrigH).
+	NormMap []float32
+	// PixelLevel is the pixel threshold on the normalised scale: regions are
+	// made of NormMap pixels at or above it.
+	PixelLevel float32
+	// Regions are the anomalous areas, sorted by peak (highest first); empty
+	// when Anomalous is false.
+	Regions []Region
 }
 
-// Score computes the anomaly score and maps of img. It is safe to call from
-// many goroutines at once. A nil or empty image is an *ImageError matching
+// Score computes the anomaly score and maps of img and, for a calibrated
+// model, the decision: whether the part is anomalous, the normalised score
+// and map, and the anomalous regions. It is safe to call from many
+// goroutines at once. A nil or empty image is an *ImageError matching
 // ErrInvalidArgument.
 func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
+	r, err := m.scoreRaw(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	if c := m.cal.Load(); c != nil {
+		c.decide(r)
+	}
+	return r, nil
+}
+
+// scoreRaw is Score without the decision.
+func (m *Model) scoreRaw(ctx context.Context, img image.Image) (*Result, error) {
 	if m == nil || m.bb == nil {
 		return nil, ErrNotFitted
 	}
@@ -158,7 +196,7 @@ func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
 		return nil, fmt.Errorf("pni: Score: backbone gave a %dx%dx%d grid, the model was fitted on %dx%dx%d",
 			f.H, f.W, f.D, m.cfg.GridH, m.cfg.GridW, m.bank.dim)
 	}
-	patches, err := m.patchScores(ctx, f.Data)
+	patches, err := m.patchScores(ctx, f.Data, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -167,21 +205,30 @@ func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
 
 // result turns patch scores into the maps and the image score.
 func (m *Model) result(patches []float32, g backbone.Geometry) *Result {
-	iw, ih := g.InputW, g.InputH
+	mp, score := m.inputMap(patches, g.InputW, g.InputH)
+	return &Result{Score: score, Map: mp, MapW: g.InputW, MapH: g.InputH, Patches: patches, GridW: m.cfg.GridW, GridH: m.cfg.GridH,
+		Original: g.ToSource(mp), OrigW: g.SrcW, OrigH: g.SrcH, Geometry: g}
+}
+
+// inputMap upsamples patch scores to the iw x ih input and blurs them: the
+// anomaly map and its maximum, the image score.
+func (m *Model) inputMap(patches []float32, iw, ih int) ([]float32, float32) {
 	mp := resizeBilinear(patches, m.cfg.GridH, m.cfg.GridW, ih, iw)
 	gaussianBlur(mp, ih, iw, m.cfg.Sigma)
 	score := float32(math.Inf(-1))
 	for _, v := range mp {
 		score = max(score, v)
 	}
-	return &Result{Score: score, Map: mp, MapW: iw, MapH: ih, Patches: patches, GridW: m.cfg.GridW, GridH: m.cfg.GridH,
-		Original: g.ToSource(mp), OrigW: g.SrcW, OrigH: g.SrcH, Geometry: g}
+	return mp, score
 }
 
 // patchScores computes S(x) for every grid position of one image's features
 // (gridH*gridW x dim): the distance to the nearest C_emb element in the
-// allowed set A(x) = {c : p(c|Omega) > tau}.
-func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, error) {
+// allowed set A(x) = {c : p(c|Omega) > tau}. The elements listed in exclude
+// are never used (Fit's leave-one-image-out calibration excludes the
+// elements taken from the scored image itself); if that leaves A(x) empty,
+// every other element is allowed.
+func (m *Model) patchScores(ctx context.Context, feats []float32, exclude []int32) ([]float32, error) {
 	bk := m.bank
 	n := m.cfg.GridH * m.cfg.GridW
 	k := bk.size()
@@ -205,9 +252,33 @@ func (m *Model) patchScores(ctx context.Context, feats []float32) ([]float32, er
 			return mask
 		}
 	}
+	if exclude != nil {
+		parts := allow
+		allow = func(i int, mask []bool) []bool {
+			if parts != nil {
+				parts(i, mask)
+			} else {
+				for j := range mask {
+					mask[j] = true
+				}
+			}
+			for _, c := range exclude {
+				mask[c] = false
+			}
+			if !slices.Contains(mask, true) {
+				for j := range mask {
+					mask[j] = true
+				}
+				for _, c := range exclude {
+					mask[c] = false
+				}
+			}
+			return mask
+		}
+	}
 	bk.index.Search(feats, n, allow, idx, out)
 	for i, v := range out {
-		if idx[i] < 0 { // nothing allowed: cannot happen when p sums to 1; fall back to all
+		if idx[i] < 0 { // nothing allowed: cannot happen when p sums to 1 (or exclude leaves some); fall back to all
 			var d [1]float32
 			var j [1]int32
 			bk.index.Search(feats[i*bk.dim:(i+1)*bk.dim], 1, nil, j[:], d[:])

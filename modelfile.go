@@ -54,6 +54,7 @@ const (
 	secBank         = "bank"
 	secPosition     = "position"
 	secNeighborhood = "neighborhood"
+	secCalibration  = "calibration"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -86,6 +87,13 @@ func (m *Model) sections() ([]section, error) {
 			return nil, err
 		}
 		secs = append(secs, section{name: secNeighborhood, description: "neighbourhood MLP p(c|N(x))", payload: b})
+	}
+	if c := m.cal.Load(); c != nil {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{name: secCalibration, description: "thresholds and how good parts score (JSON)", payload: b})
 	}
 	return secs, nil
 }
@@ -248,6 +256,15 @@ func decodeSections(secs []section) (*Model, error) {
 			if err := m.nb.UnmarshalBinary(s.payload); err != nil {
 				return nil, bad(s.name, err)
 			}
+		case secCalibration:
+			c := &calibration{}
+			if err := json.Unmarshal(s.payload, c); err != nil {
+				return nil, bad(s.name, err)
+			}
+			if err := c.derive(); err != nil {
+				return nil, bad(s.name, err)
+			}
+			m.cal.Store(c)
 		default:
 			if s.optional {
 				continue

@@ -42,6 +42,7 @@ const (
 	StageAssign       Stage = "assign"
 	StagePosition     Stage = "position"
 	StageNeighborhood Stage = "neighborhood"
+	StageCalibrate    Stage = "calibrate"
 	StageDone         Stage = "done"
 )
 
@@ -77,6 +78,9 @@ type config struct {
 	seed             int64
 	progress         func(Progress)
 	featureBudget    int64 // bytes of float32 training features kept before falling back to float16
+	frr              float64
+	imageThreshold   float64 // explicit thresholds (raw score units); 0 = derived
+	pixelThreshold   float64
 }
 
 // defaultConfig returns the settings of preset p before any other option.
@@ -90,6 +94,7 @@ func defaultConfig(p Preset) (config, error) {
 		tauScale:      1,
 		minValTop1:    0.05,
 		featureBudget: 1 << 30,
+		frr:           DefaultFalseRejectRate,
 	}
 	switch p {
 	case PresetDefault:
@@ -349,6 +354,36 @@ func WithFeatureMemory(bytes int64) Option {
 			return badArg("WithFeatureMemory(%d): want bytes >= 0", bytes)
 		}
 		c.featureBudget = bytes
+		return nil
+	}
+}
+
+// WithFalseRejectRate sets the calibration's one knob: the target fraction
+// of good parts whose image score lies above the image threshold (default
+// DefaultFalseRejectRate, 1%). A lower rate raises the threshold: fewer
+// good parts rejected, fewer defects caught. Model.SetFalseRejectRate
+// changes it after Fit.
+func WithFalseRejectRate(frr float64) Option {
+	return func(c *config) error {
+		if err := checkFRR("WithFalseRejectRate", frr); err != nil {
+			return err
+		}
+		c.frr = frr
+		return nil
+	}
+}
+
+// WithThresholds sets the image threshold (raw score above which a part is
+// anomalous) and the pixel threshold (raw map level of its regions)
+// explicitly, overriding the calibration's estimates; pixel 0 keeps the
+// estimated pixel threshold (capped at image). The calibration statistics
+// are still estimated, for the normalised scale.
+func WithThresholds(image, pixel float64) Option {
+	return func(c *config) error {
+		if !(image > 0) || math.IsInf(image, 0) || pixel < 0 || pixel > image || math.IsNaN(pixel) {
+			return badArg("WithThresholds(%v, %v): want 0 < image and 0 <= pixel <= image (0 = estimated)", image, pixel)
+		}
+		c.imageThreshold, c.pixelThreshold = image, pixel
 		return nil
 	}
 }

@@ -82,7 +82,7 @@ func TestPatchScoresAllowedSet(t *testing.T) {
 		pos: &position.Hist{H: 1, W: 2, K: 3, Off: []int32{0, 1, 3}, Idx: []int32{1, 0, 2}, P: []float32{1, 0.5, 0.5}},
 	}
 	feats := []float32{1, 0, 9, 1} // nearest overall: element 0 for x=0, element 1 for x=1
-	got, err := m.patchScores(context.Background(), feats)
+	got, err := m.patchScores(context.Background(), feats, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +93,22 @@ func TestPatchScoresAllowedSet(t *testing.T) {
 			t.Errorf("S(x=%d) = %v, want %v", i, got[i], want[i])
 		}
 	}
+	// Excluding element 1 (as leave-one-image-out does for the scored
+	// image's own elements) leaves x=0 nothing allowed but element 1: it
+	// falls back to every other element (0 at distance 1); x=1 keeps its set.
+	got, err = m.patchScores(context.Background(), feats, []int32{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []float32{1, float32(math.Sqrt(82))}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4 {
+			t.Errorf("excluding element 1: S(x=%d) = %v, want %v", i, got[i], want[i])
+		}
+	}
 	// Without the position part (PatchCore mode) the plain nearest neighbours count.
 	m.pos = nil
-	got, _ = m.patchScores(context.Background(), feats)
+	got, _ = m.patchScores(context.Background(), feats, nil)
 	want = []float32{1, float32(math.Sqrt(2))}
 	for i := range want {
 		if math.Abs(float64(got[i]-want[i])) > 1e-4 {
@@ -438,7 +451,7 @@ func TestModelFileSections(t *testing.T) {
 	for _, s := range secs {
 		names = append(names, s.name)
 	}
-	if want := []string{"config", "backbone", "bank", "position", "neighborhood"}; !slices.Equal(names, want) {
+	if want := []string{"config", "backbone", "bank", "position", "neighborhood", "calibration"}; !slices.Equal(names, want) {
 		t.Errorf("sections %v, want %v", names, want)
 	}
 

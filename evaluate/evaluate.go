@@ -46,12 +46,26 @@ type Metrics struct {
 	ImageAUROC float64
 	PixelAUROC float64
 	AUPRO      float64
+
+	// The calibrated decision (NaN for an uncalibrated model):
+	// FalseRejects is the fraction of good images flagged anomalous, Caught
+	// the fraction of defective images flagged; RegionF1 is the pixel F1 of
+	// the regions (Result.AnomalyMask) against the masks at the original
+	// size, ThresholdF1 that of the plain pixel threshold (NormMap >=
+	// PixelLevel), over all the images counted.
+	FalseRejects, Caught  float64
+	RegionF1, ThresholdF1 float64
 }
 
 // Scored is one test image's outcome.
 type Scored struct {
 	mvtec.Sample
 	Score      float32
+	Normalized float32 // NaN for an uncalibrated model
+	Anomalous  bool
+	Regions    []pni.Region
+	// pixel confusion counts at the original size (regions, plain threshold)
+	region, plain confusion
 	Map        []float32 // at the network input size, MapW x MapH
 	MapW, MapH int
 	Mask       []bool    // ground truth resized and cropped as the image; nil without masks
@@ -109,7 +123,11 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 			return nil, fmt.Errorf("evaluate: %s: %w", s.Path, err)
 		}
 		scoreTime += time.Since(t0)
-		sc := Scored{Sample: s, Score: res.Score, Map: res.Map, MapW: res.MapW, MapH: res.MapH}
+		sc := Scored{Sample: s, Score: res.Score, Map: res.Map, MapW: res.MapW, MapH: res.MapH,
+			Normalized: float32(math.NaN()), Anomalous: res.Anomalous, Regions: res.Regions}
+		if res.NormMap != nil {
+			sc.Normalized = res.Normalized
+		}
 		if opt.KeepOriginalMaps {
 			sc.Original, sc.OrigW, sc.OrigH = res.Original, res.OrigW, res.OrigH
 		}
@@ -117,6 +135,11 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 			sc.Mask, err = groundTruth(s, res.Geometry)
 			if err != nil {
 				return nil, err
+			}
+			if res.NormMap != nil {
+				if sc.region, sc.plain, err = decisionCounts(s, res); err != nil {
+					return nil, err
+				}
 			}
 		}
 		rep.Results = append(rep.Results, sc)
@@ -163,8 +186,85 @@ func groundTruth(s mvtec.Sample, g backbone.Geometry) ([]bool, error) {
 	return mk.Pix, nil
 }
 
+// confusion counts pixels: true positives, false positives, false negatives.
+type confusion struct{ tp, fp, fn int64 }
+
+func (c confusion) add(o confusion) confusion { return confusion{c.tp + o.tp, c.fp + o.fp, c.fn + o.fn} }
+
+func (c confusion) f1() float64 {
+	if c.tp == 0 {
+		if c.fp == 0 && c.fn == 0 {
+			return math.NaN()
+		}
+		return 0
+	}
+	return 2 * float64(c.tp) / float64(2*c.tp+c.fp+c.fn)
+}
+
+// decisionCounts compares a result's regions and its plain pixel threshold
+// with the image's ground truth at the original size.
+func decisionCounts(s mvtec.Sample, res *pni.Result) (region, plain confusion, err error) {
+	var gt []bool
+	if s.MaskPath != "" {
+		mk, err := mvtec.LoadMask(s.MaskPath)
+		if err != nil {
+			return region, plain, err
+		}
+		if mk.W != res.OrigW || mk.H != res.OrigH {
+			return region, plain, fmt.Errorf("evaluate: mask %s is %dx%d, its image %dx%d", s.MaskPath, mk.W, mk.H, res.OrigW, res.OrigH)
+		}
+		gt = mk.Pix
+	}
+	count := func(c *confusion, pred, truth bool) {
+		switch {
+		case pred && truth:
+			c.tp++
+		case pred:
+			c.fp++
+		case truth:
+			c.fn++
+		}
+	}
+	mask := res.AnomalyMask()
+	for p, v := range res.NormMap {
+		truth := gt != nil && gt[p]
+		count(&region, mask[p], truth)
+		count(&plain, v >= res.PixelLevel, truth)
+	}
+	return region, plain, nil
+}
+
 func measure(kind string, rs []Scored, masks bool, limit float64) Metrics {
-	m := Metrics{Kind: kind, Images: len(rs), ImageAUROC: math.NaN(), PixelAUROC: math.NaN(), AUPRO: math.NaN()}
+	m := Metrics{Kind: kind, Images: len(rs), ImageAUROC: math.NaN(), PixelAUROC: math.NaN(), AUPRO: math.NaN(),
+		FalseRejects: math.NaN(), Caught: math.NaN(), RegionF1: math.NaN(), ThresholdF1: math.NaN()}
+	var good, flaggedGood, bad, caught int
+	var region, plain confusion
+	calibrated := len(rs) > 0 && !math.IsNaN(float64(rs[0].Normalized))
+	for _, r := range rs {
+		if r.Label {
+			bad++
+			if r.Anomalous {
+				caught++
+			}
+		} else {
+			good++
+			if r.Anomalous {
+				flaggedGood++
+			}
+		}
+		region, plain = region.add(r.region), plain.add(r.plain)
+	}
+	if calibrated {
+		if good > 0 {
+			m.FalseRejects = float64(flaggedGood) / float64(good)
+		}
+		if bad > 0 {
+			m.Caught = float64(caught) / float64(bad)
+		}
+		if masks {
+			m.RegionF1, m.ThresholdF1 = region.f1(), plain.f1()
+		}
+	}
 	scores := make([]float32, len(rs))
 	labels := make([]bool, len(rs))
 	for i, r := range rs {

@@ -1,6 +1,10 @@
 package metrics
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/x/pni/internal/label"
+)
 
 // proData is the sorted pixel data of a PRO computation.
 type proData struct {
@@ -18,49 +22,6 @@ func checkLimit(limit float64) (float64, error) {
 		return 0, fmt.Errorf("%w, got %v", ErrLimit, limit)
 	}
 	return limit, nil
-}
-
-// labelRegions writes into lab (len w*h) the 8-connected components of mask,
-// numbered first, first+1, ... (0 = normal pixel), appends each component's
-// size to sizes and returns them. stack is scratch space.
-func labelRegions(mask []bool, w int, lab []int32, first int32, sizes []int32, stack []int32) ([]int32, []int32) {
-	h := len(mask) / w
-	clear(lab)
-	id := first
-	for p, m := range mask {
-		if !m || lab[p] != 0 {
-			continue
-		}
-		lab[p] = id
-		size := int32(0)
-		stack = append(stack[:0], int32(p))
-		for len(stack) > 0 {
-			q := int(stack[len(stack)-1])
-			stack = stack[:len(stack)-1]
-			size++
-			y, x := q/w, q%w
-			for dy := -1; dy <= 1; dy++ {
-				yy := y + dy
-				if yy < 0 || yy >= h {
-					continue
-				}
-				for dx := -1; dx <= 1; dx++ {
-					xx := x + dx
-					if xx < 0 || xx >= w {
-						continue
-					}
-					r := yy*w + xx
-					if mask[r] && lab[r] == 0 {
-						lab[r] = id
-						stack = append(stack, int32(r))
-					}
-				}
-			}
-		}
-		sizes = append(sizes, size)
-		id++
-	}
-	return sizes, stack
 }
 
 // buildPRO validates the inputs, labels the regions and sorts the pixels.
@@ -97,7 +58,7 @@ func buildPRO(maps [][]float32, masks [][]bool, width []int) (*proData, error) {
 	for i := range maps {
 		mask, scores := masks[i], maps[i]
 		lab := lab[:len(mask)]
-		sizes, stack = labelRegions(mask, width[i], lab, int32(len(sizes))+1, sizes, stack)
+		sizes, stack = label.Regions(mask, width[i], lab, int32(len(sizes))+1, sizes, stack)
 		for p, s := range scores {
 			k, ok := key(s)
 			if !ok {

@@ -120,10 +120,15 @@ func printTable(w io.Writer, rep *evaluate.Report) {
 	if info.NeighborhoodReport != "" {
 		fmt.Fprintf(w, "neighbourhood part left out: %s\n", info.NeighborhoodReport)
 	}
+	if c := rep.Model.Calibration(); c.Method != "" {
+		fmt.Fprintf(w, "calibration: %s on %d images, false-reject rate %g: image threshold %.4g, pixel threshold %.4g\n",
+			c.Method, c.Images, c.FalseRejectRate, c.ImageThreshold, c.PixelThreshold)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "kind\timages\tI-AUROC\tP-AUROC\tAUPRO\t")
+	fmt.Fprintln(tw, "kind\timages\tI-AUROC\tP-AUROC\tAUPRO\tgood flagged\tcaught\tregion F1\tthreshold F1\t")
 	for _, m := range append(rep.PerKind, rep.Overall) {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", m.Kind, m.Images, fmtMetric(m.ImageAUROC), fmtMetric(m.PixelAUROC), fmtMetric(m.AUPRO))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", m.Kind, m.Images, fmtMetric(m.ImageAUROC), fmtMetric(m.PixelAUROC), fmtMetric(m.AUPRO),
+			fmtMetric(m.FalseRejects), fmtMetric(m.Caught), fmtMetric(m.RegionF1), fmtMetric(m.ThresholdF1))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "fit %.1f s, score %.1f ms/image, peak RSS %.0f MB\n", rep.FitSeconds, rep.ScoreMsPerImage, rep.PeakRSSMB)

@@ -66,12 +66,12 @@ type Scored struct {
 	Regions    []pni.Region
 	// pixel confusion counts at the original size (regions, plain threshold)
 	region, plain confusion
-	Map        []float32 // at the network input size, MapW x MapH
-	MapW, MapH int
-	Mask       []bool    // ground truth resized and cropped as the image; nil without masks
-	Original   []float32 // map at the original size (KeepOriginalMaps), OrigW x OrigH
-	OrigW      int
-	OrigH      int
+	Map           []float32 // at the network input size, MapW x MapH
+	MapW, MapH    int
+	Mask          []bool    // ground truth resized and cropped as the image; nil without masks
+	Original      []float32 // map at the original size (KeepOriginalMaps), OrigW x OrigH
+	OrigW         int
+	OrigH         int
 }
 
 // Report is what Run measured.
@@ -189,7 +189,9 @@ func groundTruth(s mvtec.Sample, g backbone.Geometry) ([]bool, error) {
 // confusion counts pixels: true positives, false positives, false negatives.
 type confusion struct{ tp, fp, fn int64 }
 
-func (c confusion) add(o confusion) confusion { return confusion{c.tp + o.tp, c.fp + o.fp, c.fn + o.fn} }
+func (c confusion) add(o confusion) confusion {
+	return confusion{c.tp + o.tp, c.fp + o.fp, c.fn + o.fn}
+}
 
 func (c confusion) f1() float64 {
 	if c.tp == 0 {

@@ -44,7 +44,7 @@ func gaussianBlur(img []float32, h, w int, sigma float64) {
 		for y := lo; y < hi; y++ {
 			row := img[y*w : (y+1)*w]
 			for i := range line {
-				line[i] = float64(row[reflect(i-r, w)])
+				line[i] = float64(row[mirror(i-r, w)])
 			}
 			for i := range row {
 				s := 0.0
@@ -65,7 +65,7 @@ func gaussianBlur(img []float32, h, w int, sigma float64) {
 		for y := lo; y < hi; y++ {
 			clear(acc)
 			for j, kv := range k {
-				in := src[reflect(y+j-r, h)*w:][:w]
+				in := src[mirror(y+j-r, h)*w:][:w]
 				for x, v := range in {
 					acc[x] += kv * float64(v)
 				}
@@ -78,8 +78,8 @@ func gaussianBlur(img []float32, h, w int, sigma float64) {
 	})
 }
 
-// reflect maps i into [0, n) by half-sample symmetric reflection.
-func reflect(i, n int) int {
+// mirror maps i into [0, n) by half-sample symmetric reflection.
+func mirror(i, n int) int {
 	if n == 1 {
 		return 0
 	}

@@ -58,12 +58,12 @@ func TestMapAgainstTorchScipy(t *testing.T) {
 	}
 }
 
-func TestReflect(t *testing.T) {
+func TestMirror(t *testing.T) {
 	// scipy "reflect": d c b a | a b c d | d c b a
 	want := map[int]int{-1: 0, -2: 1, -4: 3, -5: 3, 4: 3, 5: 2, 8: 0, 9: 1}
 	for i, w := range want {
-		if got := reflect(i, 4); got != w {
-			t.Errorf("reflect(%d, 4) = %d, want %d", i, got, w)
+		if got := mirror(i, 4); got != w {
+			t.Errorf("mirror(%d, 4) = %d, want %d", i, got, w)
 		}
 	}
 }

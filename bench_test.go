@@ -61,7 +61,8 @@ func benchScore(b *testing.B, nTrain int, ratio float64, opts ...Option) {
 		}
 		b.StopTimer()
 		t0 := time.Now()
-		if _, err := m.bb.Features(context.Background(), imgs[nTrain], m.preprocess()); err != nil {
+		mb := m.members[0]
+		if _, err := mb.bb.Features(context.Background(), imgs[nTrain], mb.preprocess()); err != nil {
 			b.Fatal(err)
 		}
 		backboneTime += time.Since(t0)

@@ -58,6 +58,10 @@ type calibration struct {
 	ImageScores []float64 `json:"image_scores"` // each calibration image's score, ascending
 	PixelQ      []float64 `json:"pixel_q"`      // good pixels' scores at pixelProbs
 	FRR         float64   `json:"false_reject_rate"`
+	// Linear is set for an ensemble's model-level calibration, whose scores
+	// (means of members' standardised ln scores) are used as they are: no
+	// log, no floor.
+	Linear bool `json:"linear,omitempty"`
 	// Thresholds given explicitly (WithThresholds), in raw score units; 0
 	// means derived from the statistics.
 	ImageOverride float64 `json:"image_override,omitempty"`
@@ -65,18 +69,19 @@ type calibration struct {
 
 	// Derived by derive, never saved.
 	floor          float64 // scores below it count as it (floorFraction of the largest)
+	mean           float64 // mean ln image score
 	imageT, pixelT float64 // ln thresholds
 	spread         float64 // the logistic's width, in ln units
 }
 
 // newCalibration builds a calibration from the image scores and a sample
 // of pixel scores of good images.
-func newCalibration(method string, imageScores, pixelScores []float64, frr, imageOverride, pixelOverride float64) (*calibration, error) {
+func newCalibration(method string, imageScores, pixelScores []float64, frr, imageOverride, pixelOverride float64, linear bool) (*calibration, error) {
 	if len(imageScores) < 2 {
 		return nil, badArg("calibration needs at least 2 good images, got %d", len(imageScores))
 	}
 	c := &calibration{Method: method, Images: len(imageScores), ImageScores: slices.Clone(imageScores), FRR: frr,
-		ImageOverride: imageOverride, PixelOverride: pixelOverride}
+		ImageOverride: imageOverride, PixelOverride: pixelOverride, Linear: linear}
 	slices.Sort(c.ImageScores)
 	px := slices.Clone(pixelScores)
 	slices.Sort(px)
@@ -111,9 +116,12 @@ func (c *calibration) derive() error {
 			n, c.Images, c.FRR, c.ImageOverride, c.PixelOverride)
 	}
 	for _, v := range c.ImageScores {
-		if !(v >= 0) || math.IsInf(v, 0) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || (v < 0 && !c.Linear) {
 			return errors.New("calibration: image score not finite and non-negative")
 		}
+	}
+	if c.Linear && (c.ImageOverride > 0 || c.PixelOverride > 0) {
+		return errors.New("calibration: explicit thresholds apply to single-member models")
 	}
 	c.floor = max(floorFraction*c.ImageScores[n-1], 1e-12)
 	logs := make([]float64, n)
@@ -123,6 +131,7 @@ func (c *calibration) derive() error {
 		mean += logs[i]
 	}
 	mean /= float64(n)
+	c.mean = mean
 	var ss float64
 	for _, v := range logs {
 		ss += (v - mean) * (v - mean)
@@ -141,8 +150,25 @@ func (c *calibration) derive() error {
 	return nil
 }
 
-// log is ln of a score, floored at the calibration's floor.
-func (c *calibration) log(v float64) float64 { return math.Log(max(v, c.floor)) }
+// log is ln of a score, floored at the calibration's floor (the score
+// itself for a linear calibration).
+func (c *calibration) log(v float64) float64 {
+	if c.Linear {
+		return v
+	}
+	return math.Log(max(v, c.floor))
+}
+
+// z standardises a score by the calibration images' ln scores.
+func (c *calibration) z(v float32) float64 { return (c.log(float64(v)) - c.mean) / c.spread }
+
+// unlog maps a calibrated level back to score units.
+func (c *calibration) unlog(u float64) float64 {
+	if c.Linear {
+		return u
+	}
+	return math.Exp(u)
+}
 
 // normalize maps a raw score to the normalised scale: 0.5 at the image
 // threshold, monotone, in (0, 1).
@@ -282,7 +308,7 @@ func (c *calibration) info() Calibration {
 		return Calibration{}
 	}
 	ci := Calibration{Method: c.Method, Images: c.Images, FalseRejectRate: c.FRR,
-		ImageThreshold: math.Exp(c.imageT), PixelThreshold: math.Exp(c.pixelT),
+		ImageThreshold: c.unlog(c.imageT), PixelThreshold: c.unlog(c.pixelT),
 		PixelLevel: 1 / (1 + math.Exp(-(c.pixelT-c.imageT)/c.spread)),
 		Explicit:   c.ImageOverride > 0 || c.PixelOverride > 0}
 	ci.GoodScores = slices.Clone(c.ImageScores)
@@ -300,7 +326,7 @@ func (m *Model) Calibration() Calibration { return m.cal.Load().info() }
 // replace the old ones. It is safe to call while other goroutines Score:
 // each Score uses either the old or the new calibration.
 func (m *Model) Calibrate(ctx context.Context, good []image.Image) error {
-	if m == nil || m.bb == nil {
+	if m == nil || len(m.members) == 0 {
 		return ErrNotFitted
 	}
 	if len(good) < 2 {
@@ -323,7 +349,7 @@ func (m *Model) Calibrate(ctx context.Context, good []image.Image) error {
 	if old != nil {
 		frr, io, po = old.FRR, old.ImageOverride, old.PixelOverride
 	}
-	c, err := newCalibration("good images", imageScores, pixelScores, frr, io, po)
+	c, err := newCalibration("good images", imageScores, pixelScores, frr, io, po, len(m.members) > 1)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 func TestCalibrationKnownQuantiles(t *testing.T) {
 	// Two images, ln scores 0 and 1: mean 0.5, sd 1/sqrt(2); Student's t with
 	// 1 degree of freedom at 0.99 is tan(pi*(0.99-0.5)) = 31.820516.
-	c, err := newCalibration("test", []float64{1, math.E}, []float64{0.3, 1}, 0.01, 0, 0)
+	c, err := newCalibration("test", []float64{1, math.E}, []float64{0.3, 1}, 0.01, 0, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestCalibrationKnownQuantiles(t *testing.T) {
 	for i := range scores {
 		scores[i] = math.Exp(1 + 0.2*rng.NormFloat64())
 	}
-	c, err = newCalibration("test", scores, scores[:100], 0.01, 0, 0)
+	c, err = newCalibration("test", scores, scores[:100], 0.01, 0, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestCalibrationKnownQuantiles(t *testing.T) {
 			for i := range s {
 				s[i] = math.Exp(0.3 * rng.NormFloat64())
 			}
-			c, err := newCalibration("test", s, s, frr, 0, 0)
+			c, err := newCalibration("test", s, s, frr, 0, 0, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,12 +67,12 @@ func TestCalibrationKnownQuantiles(t *testing.T) {
 		}
 	}
 	// Bad inputs.
-	if _, err := newCalibration("test", []float64{1}, nil, 0.01, 0, 0); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := newCalibration("test", []float64{1}, nil, 0.01, 0, 0, false); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("one image: %v", err)
 	}
 	// Scores of zero (parts identical to training images) are floored at
 	// 5% of the largest, so they cannot blow the spread up.
-	c, err = newCalibration("test", []float64{0, 0, 0, 1, 1.2, 1.1}, []float64{0}, 0.01, 0, 0)
+	c, err = newCalibration("test", []float64{0, 0, 0, 1, 1.2, 1.1}, []float64{0}, 0.01, 0, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestCalibrationKnownQuantiles(t *testing.T) {
 // TestNormalizedScale checks the normalised score: 0.5 exactly at the image
 // threshold, monotone, in (0, 1), and the decision at the threshold.
 func TestNormalizedScale(t *testing.T) {
-	c, err := newCalibration("test", []float64{0.7, 1.1, 1.2, 1.5}, []float64{0.1, 0.3}, 0.05, 0, 0)
+	c, err := newCalibration("test", []float64{0.7, 1.1, 1.2, 1.5}, []float64{0.1, 0.3}, 0.05, 0, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestNormalizedScale(t *testing.T) {
 
 // TestThresholdOverrides checks WithThresholds' semantics in the calibration.
 func TestThresholdOverrides(t *testing.T) {
-	c, err := newCalibration("test", []float64{1, 1.1, 1.2}, []float64{0}, 0.01, 5, 2)
+	c, err := newCalibration("test", []float64{1, 1.1, 1.2}, []float64{0}, 0.01, 5, 2, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestThresholdOverrides(t *testing.T) {
 		t.Errorf("explicit thresholds: %+v", ci)
 	}
 	// An estimated pixel threshold above an explicit image threshold is capped at it.
-	c, _ = newCalibration("test", []float64{2, 3, 4}, []float64{0}, 0.01, 1.5, 0)
+	c, _ = newCalibration("test", []float64{2, 3, 4}, []float64{0}, 0.01, 1.5, 0, false)
 	if ci := c.info(); math.Abs(ci.PixelThreshold-1.5) > 1e-9 {
 		t.Errorf("pixel threshold %v, want capped at 1.5", ci.PixelThreshold)
 	}

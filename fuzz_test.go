@@ -49,8 +49,10 @@ func FuzzDecodeBody(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if m.bank == nil || m.bank.index == nil || m.bb == nil {
-			t.Fatal("a decoded model lacks its bank, search index or backbone")
+		for _, mb := range m.members {
+			if mb.bank == nil || mb.bank.index == nil || mb.bb == nil {
+				t.Fatal("a decoded model lacks a bank, search index or backbone")
+			}
 		}
 	})
 }

@@ -2,105 +2,107 @@ package pni
 
 import (
 	"context"
-	"fmt"
 	"image"
 	"math"
-	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/x/pni/backbone"
-	"github.com/x/pni/internal/knn"
-	"github.com/x/pni/neighborhood"
-	"github.com/x/pni/position"
 )
 
-// Model is a fitted PNI model: the backbone, the memory bank (the embedding
-// coreset C_emb and its prefix, the distribution coreset C_dist) and, when
-// enabled, the position histograms and the neighbourhood MLP. A Model is
-// immutable after Fit or Load and safe for concurrent Score calls.
+// Model is a fitted PNI model: one member, or an ensemble of members, each
+// a backbone at an input size with its memory bank (the embedding coreset
+// C_emb and its prefix, the distribution coreset C_dist) and, when enabled,
+// its position histograms and neighbourhood MLP; and the calibration that
+// turns scores into decisions. A Model is safe for concurrent Score calls;
+// only Calibrate and SetFalseRejectRate change it, atomically.
 type Model struct {
-	cfg modelConfig
-
-	backboneBytes []byte
-	bb            *backbone.Model
-
-	bank *bank
-	pos  *position.Hist      // nil when the position part is off
-	nb   *neighborhood.Model // nil when the neighbourhood part is off or was left out
+	cfg     modelConfig
+	members []*member
+	ref     int // the member whose input frame an ensemble's maps are combined in (the largest input)
 
 	cal atomic.Pointer[calibration] // nil when not calibrated; swapped whole by Calibrate
 
 	fitTimes []StageTime // Fit's stage timings; nil for a loaded model
 }
 
-// modelConfig is the part of the configuration that scoring needs; it is saved
-// with the model.
+// modelConfig is the model-level configuration, saved with the model.
 type modelConfig struct {
-	Preset       Preset  `json:"preset"`
-	ResizeW      int     `json:"resize_w"`
-	ResizeH      int     `json:"resize_h"`
-	CropW        int     `json:"crop_w"`
-	CropH        int     `json:"crop_h"`
-	GridW        int     `json:"grid_w"`
-	GridH        int     `json:"grid_h"`
-	Ratio        float64 `json:"ratio"`
-	Sigma        float64 `json:"sigma"`
-	TauScale     float64 `json:"tau_scale"`
-	Position     bool    `json:"position"`
-	Neighborhood bool    `json:"neighborhood"`
-	Radius       int     `json:"radius"`
-	Window       int     `json:"window"`
-	Seed         int64   `json:"seed"`
-	NTrain       int     `json:"n_train"`
-	NbSkipped    string  `json:"neighborhood_skipped,omitempty"`
+	Preset  Preset `json:"preset"`
+	Seed    int64  `json:"seed"`
+	NTrain  int    `json:"n_train"`
+	Members int    `json:"members"`
+	Skipped int    `json:"skipped_images,omitempty"` // training images left out as unreadable (WithSkipBadImages)
 }
 
-// validate checks the settings a decoded file gives.
-func (c modelConfig) validate() error {
-	if c.ResizeW <= 0 || c.ResizeH <= 0 || c.CropW < 0 || c.CropH < 0 || c.CropW > c.ResizeW || c.CropH > c.ResizeH ||
-		c.ResizeW > backbone.MaxInputSide || c.ResizeH > backbone.MaxInputSide || !(c.TauScale > 0) || c.Sigma < 0 || c.Sigma > 64 ||
-		c.GridW <= 0 || c.GridH <= 0 || c.GridW*c.GridH > 1<<22 {
-		return fmt.Errorf("bad settings %+v", c)
+// pickRef returns the index of the member with the largest input.
+func pickRef(ms []*member) int {
+	ref, best := 0, 0
+	for i, mb := range ms {
+		w, h := mb.cfg.ResizeW, mb.cfg.ResizeH
+		if mb.cfg.CropW > 0 {
+			w, h = mb.cfg.CropW, mb.cfg.CropH
+		}
+		if w*h > best {
+			ref, best = i, w*h
+		}
 	}
-	return nil
+	return ref
 }
 
-// Info describes a fitted model.
-type Info struct {
-	Preset             Preset
-	ResizeW, ResizeH   int // every image is resized to this first
-	CropW, CropH       int // then center-cropped to this (0 = no crop)
-	InputW, InputH     int // network input size (after resize and crop)
-	GridW, GridH       int // patch-feature grid
-	Dim                int // feature dimension D
-	EmbSize, DistSize  int // |C_emb|, |C_dist|
+// MemberInfo describes one member of a model.
+type MemberInfo struct {
+	Backbone           string // the backbone file's base name, when known
+	ResizeW, ResizeH   int    // every image is resized to this first
+	CropW, CropH       int    // then center-cropped to this (0 = no crop)
+	InputW, InputH     int    // network input size (after resize and crop)
+	GridW, GridH       int    // patch-feature grid
+	Dim                int    // feature dimension D
+	EmbSize, DistSize  int    // |C_emb|, |C_dist|
 	Position           bool
-	Neighborhood       bool   // the MLP is part of the model
+	Neighborhood       bool   // the MLP is part of the member
 	NeighborhoodReport string // why the MLP was left out, if it was
-	TrainImages        int
-	Seed               int64
-	Calibrated         bool // thresholds are known (see Model.Calibration)
+}
+
+// Info describes a fitted model. The member fields describe its first
+// member; Members lists all of them.
+type Info struct {
+	Preset Preset
+	MemberInfo
+	Members     []MemberInfo
+	TrainImages int
+	Skipped     int // training images left out as unreadable
+	Seed        int64
+	Calibrated  bool // thresholds are known (see Model.Calibration)
+}
+
+func (mb *member) info() MemberInfo {
+	c := mb.cfg
+	iw, ih := c.ResizeW, c.ResizeH
+	if c.CropW > 0 {
+		iw, ih = c.CropW, c.CropH
+	}
+	return MemberInfo{Backbone: c.Backbone, ResizeW: c.ResizeW, ResizeH: c.ResizeH, CropW: c.CropW, CropH: c.CropH,
+		InputW: iw, InputH: ih, GridW: c.GridW, GridH: c.GridH, Dim: mb.bank.dim, EmbSize: mb.bank.size(),
+		DistSize: mb.bank.nDist, Position: mb.pos != nil, Neighborhood: mb.nb != nil, NeighborhoodReport: c.NbSkipped}
 }
 
 // Info reports the model's shape and settings.
 func (m *Model) Info() Info {
-	pp := m.preprocess()
-	iw, ih := m.cfg.ResizeW, m.cfg.ResizeH
-	if pp.CropW > 0 {
-		iw, ih = pp.CropW, pp.CropH
+	in := Info{Preset: m.cfg.Preset, TrainImages: m.cfg.NTrain, Skipped: m.cfg.Skipped, Seed: m.cfg.Seed, Calibrated: m.cal.Load() != nil}
+	for _, mb := range m.members {
+		in.Members = append(in.Members, mb.info())
 	}
-	return Info{
-		Preset: m.cfg.Preset, ResizeW: m.cfg.ResizeW, ResizeH: m.cfg.ResizeH, CropW: m.cfg.CropW, CropH: m.cfg.CropH,
-		InputW: iw, InputH: ih, GridW: m.cfg.GridW, GridH: m.cfg.GridH, Dim: m.bank.dim,
-		EmbSize: m.bank.size(), DistSize: m.bank.nDist, Position: m.pos != nil,
-		Neighborhood: m.nb != nil, NeighborhoodReport: m.cfg.NbSkipped, TrainImages: m.cfg.NTrain, Seed: m.cfg.Seed,
-		Calibrated: m.cal.Load() != nil,
+	if len(in.Members) > 0 {
+		in.MemberInfo = in.Members[0]
 	}
+	return in
 }
 
 // StageTime is how long one stage of Fit took.
 type StageTime struct {
 	Stage   Stage
+	Member  int // the member the stage fitted (0 for stages of the whole model)
 	Seconds float64
 }
 
@@ -108,22 +110,23 @@ type StageTime struct {
 // model read from a file.
 func (m *Model) FitTimes() []StageTime { return m.fitTimes }
 
-func (m *Model) preprocess() backbone.Preprocess {
-	return backbone.Preprocess{ResizeW: m.cfg.ResizeW, ResizeH: m.cfg.ResizeH, CropW: m.cfg.CropW, CropH: m.cfg.CropH}
-}
-
-// Geometry returns how an image of w x h pixels maps to the model's input
-// and feature grid (see backbone.Geometry).
+// Geometry returns how an image of w x h pixels maps to the input and
+// feature grid of the model's maps (for an ensemble, the member with the
+// largest input; see backbone.Geometry).
 func (m *Model) Geometry(w, h int) (backbone.Geometry, error) {
-	if m == nil || m.bb == nil {
+	if m == nil || len(m.members) == 0 {
 		return backbone.Geometry{}, ErrNotFitted
 	}
-	return m.bb.Geometry(w, h, m.preprocess())
+	mb := m.members[m.ref]
+	return mb.bb.Geometry(w, h, mb.preprocess())
 }
 
 // Result is the outcome of scoring one image.
 type Result struct {
-	// Score is the image's anomaly score: the maximum of Map.
+	// Score is the image's anomaly score: the maximum of Map. For a single
+	// member it is a distance in feature space; for an ensemble, the mean
+	// over members of their standardised scores (z = (ln s - mean)/spread
+	// of each member's good-part statistics).
 	Score float32
 	// Map is the anomaly map at the network input's resolution (the resized,
 	// possibly cropped image), MapW x MapH, row-major.
@@ -134,10 +137,11 @@ type Result struct {
 	Original     []float32
 	OrigW, OrigH int
 	// Patches holds the patch scores S(x) (Euclidean distances) on the feature
-	// grid, GridW x GridH, before upsampling and blur.
+	// grid, GridW x GridH, before upsampling and blur (of the member whose
+	// frame Map is in).
 	Patches      []float32
 	GridW, GridH int
-	// Geometry is how the image mapped to the input and the grid.
+	// Geometry is how the image mapped to Map's input and grid.
 	Geometry backbone.Geometry
 
 	// The decision, from the model's calibration (see Model.Calibration);
@@ -175,152 +179,69 @@ func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
 	return r, nil
 }
 
-// scoreRaw is Score without the decision.
+// scoreRaw is Score without the decision. An ensemble's members run
+// concurrently.
 func (m *Model) scoreRaw(ctx context.Context, img image.Image) (*Result, error) {
-	if m == nil || m.bb == nil {
+	if m == nil || len(m.members) == 0 {
 		return nil, ErrNotFitted
 	}
 	if img == nil {
 		return nil, &ImageError{Index: -1, Err: badArg("Score: nil image")}
 	}
-	b := img.Bounds()
-	g, err := m.Geometry(b.Dx(), b.Dy())
-	if err != nil {
-		return nil, &ImageError{Index: -1, Err: err}
+	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
+		return nil, &ImageError{Index: -1, Err: badArg("Score: empty image (%dx%d)", b.Dx(), b.Dy())}
 	}
-	f, err := m.bb.Features(ctx, img, m.preprocess())
-	if err != nil {
-		return nil, fmt.Errorf("pni: Score: %w", err)
-	}
-	if f.H != m.cfg.GridH || f.W != m.cfg.GridW || f.D != m.bank.dim {
-		return nil, fmt.Errorf("pni: Score: backbone gave a %dx%dx%d grid, the model was fitted on %dx%dx%d",
-			f.H, f.W, f.D, m.cfg.GridH, m.cfg.GridW, m.bank.dim)
-	}
-	patches, err := m.patchScores(ctx, f.Data, nil)
-	if err != nil {
-		return nil, err
-	}
-	return m.result(patches, g), nil
-}
-
-// result turns patch scores into the maps and the image score.
-func (m *Model) result(patches []float32, g backbone.Geometry) *Result {
-	mp, score := m.inputMap(patches, g.InputW, g.InputH)
-	return &Result{Score: score, Map: mp, MapW: g.InputW, MapH: g.InputH, Patches: patches, GridW: m.cfg.GridW, GridH: m.cfg.GridH,
-		Original: g.ToSource(mp), OrigW: g.SrcW, OrigH: g.SrcH, Geometry: g}
-}
-
-// inputMap upsamples patch scores to the iw x ih input and blurs them: the
-// anomaly map and its maximum, the image score.
-func (m *Model) inputMap(patches []float32, iw, ih int) ([]float32, float32) {
-	mp := resizeBilinear(patches, m.cfg.GridH, m.cfg.GridW, ih, iw)
-	gaussianBlur(mp, ih, iw, m.cfg.Sigma)
-	score := float32(math.Inf(-1))
-	for _, v := range mp {
-		score = max(score, v)
-	}
-	return mp, score
-}
-
-// patchScores computes S(x) for every grid position of one image's features
-// (gridH*gridW x dim): the distance to the nearest C_emb element in the
-// allowed set A(x) = {c : p(c|Omega) > tau}. The elements listed in exclude
-// are never used (Fit's leave-one-image-out calibration excludes the
-// elements taken from the scored image itself); if that leaves A(x) empty,
-// every other element is allowed.
-func (m *Model) patchScores(ctx context.Context, feats []float32, exclude []int32) ([]float32, error) {
-	bk := m.bank
-	n := m.cfg.GridH * m.cfg.GridW
-	k := bk.size()
-	out := make([]float32, n)
-	idx := make([]int32, n)
-	var allow knn.Allow
-	if m.pos != nil || m.nb != nil {
-		var pnb []float32
-		if m.nb != nil {
-			var err error
-			if pnb, err = m.nb.Predict(feats, m.cfg.GridH, m.cfg.GridW); err != nil {
-				return nil, fmt.Errorf("pni: neighbourhood model: %w", err)
-			}
+	maps := make([]*memberMap, len(m.members))
+	errs := make([]error, len(m.members))
+	if len(m.members) == 1 {
+		maps[0], errs[0] = m.members[0].score(ctx, img)
+	} else {
+		var wg sync.WaitGroup
+		for i, mb := range m.members {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				maps[i], errs[i] = mb.score(ctx, img)
+			}()
 		}
-		if err := ctx.Err(); err != nil {
+		wg.Wait()
+	}
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
-		tau := float32(m.cfg.TauScale / (2 * float64(k)))
-		allow = func(i int, mask []bool) []bool {
-			m.allowed(i, pnb, tau, mask)
-			return mask
-		}
 	}
-	if exclude != nil {
-		parts := allow
-		allow = func(i int, mask []bool) []bool {
-			if parts != nil {
-				parts(i, mask)
-			} else {
-				for j := range mask {
-					mask[j] = true
-				}
-			}
-			for _, c := range exclude {
-				mask[c] = false
-			}
-			if !slices.Contains(mask, true) {
-				for j := range mask {
-					mask[j] = true
-				}
-				for _, c := range exclude {
-					mask[c] = false
-				}
-			}
-			return mask
-		}
-	}
-	bk.index.Search(feats, n, allow, idx, out)
-	for i, v := range out {
-		if idx[i] < 0 { // nothing allowed: cannot happen when p sums to 1 (or exclude leaves some); fall back to all
-			var d [1]float32
-			var j [1]int32
-			bk.index.Search(feats[i*bk.dim:(i+1)*bk.dim], 1, nil, j[:], d[:])
-			v = d[0]
-		}
-		out[i] = float32(math.Sqrt(float64(v)))
-	}
-	return out, ctx.Err()
+	return m.combine(maps), nil
 }
 
-// allowed writes the allowed set A(x) = {c : p(c|Omega) > tau} of grid
-// position pos into mask (K long), p(c|Omega) being the mean of the enabled
-// parts' distributions over C_emb (docs/algorithm.md, "Score"). The
-// neighbourhood part is dense (each C_emb element gets its C_dist element's
-// probability, shared among the elements mapped to it); the position part is
-// sparse, so elements outside its row get the neighbourhood term alone.
-func (m *Model) allowed(pos int, pnb []float32, tau float32, mask []bool) {
-	var idx []int32
-	var p []float32
-	parts := float32(0)
-	if m.pos != nil {
-		idx, p = m.pos.Row(pos)
-		parts++
-	}
-	if pnb == nil {
-		clear(mask)
-		for j, c := range idx {
-			mask[c] = p[j] > tau
+// combine turns the members' raw maps of one image into the model's
+// result: a single member's map as it is; for an ensemble, the mean of the
+// members' standardised maps (z = (ln s - mean)/spread of each member's
+// good-part statistics), each resampled into the reference member's input
+// frame.
+func (m *Model) combine(maps []*memberMap) *Result {
+	ref := maps[m.ref]
+	g := ref.g
+	mp, score := ref.mp, ref.score
+	if len(maps) > 1 {
+		mp = make([]float32, len(ref.mp))
+		inv := 1 / float64(len(maps))
+		for i, mm := range maps {
+			src := mm.mp
+			if i != m.ref {
+				src = mm.g.Resample(mm.mp, g)
+			}
+			c := m.members[i].stdz
+			for p, v := range src {
+				mp[p] += float32(c.z(v) * inv)
+			}
 		}
-		return
+		score = float32(math.Inf(-1))
+		for _, v := range mp {
+			score = max(score, v)
+		}
 	}
-	parts++
-	bk := m.bank
-	row := pnb[pos*bk.nDist : (pos+1)*bk.nDist]
-	nbTerm := func(c int) float32 {
-		d := bk.distOf[c]
-		return row[d] / float32(bk.distCount[d])
-	}
-	for c := range mask {
-		mask[c] = nbTerm(c)/parts > tau
-	}
-	for j, c := range idx {
-		mask[c] = (p[j]+nbTerm(int(c)))/parts > tau
-	}
+	return &Result{Score: score, Map: mp, MapW: g.InputW, MapH: g.InputH, Patches: ref.patches,
+		GridW: m.members[m.ref].cfg.GridW, GridH: m.members[m.ref].cfg.GridH,
+		Original: g.ToSource(mp), OrigW: g.SrcW, OrigH: g.SrcH, Geometry: g}
 }

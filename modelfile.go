@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/x/pni/backbone"
 	"github.com/x/pni/internal/binenc"
@@ -23,16 +25,20 @@ import (
 //
 //	name (length-prefixed) | description (length-prefixed) | optional (one byte) | payload (length-prefixed)
 //
-// written by the component that owns it (its MarshalBinary). A reader that
-// meets a section it does not know refuses the file with an
-// *UnsupportedError naming the section and its description, unless the
-// section is marked optional (then it is skipped). A new component
-// (calibration, a refinement net, another backbone) is one more section.
+// written by the component that owns it (its MarshalBinary). The model's
+// sections are "config" and "calibration"; each member i has
+// "member.i.config", ".backbone", ".bank", ".position", ".neighborhood"
+// and, in an ensemble, ".standardisation". A reader that meets a section it
+// does not know refuses the file with an *UnsupportedError naming the
+// section and its description, unless the section is marked optional (then
+// it is skipped). A new component (a refinement net, say) is one more
+// section.
 const (
 	fileMagic = "PNIMODEL"
 	// FileVersion is the model-file format this package writes and reads.
-	// Version 1 (a single unnamed payload) is refused with a *FormatError.
-	FileVersion = 2
+	// Versions 1 (one unnamed payload) and 2 (one member, no calibration)
+	// are refused with a *FormatError.
+	FileVersion = 3
 )
 
 const (
@@ -47,15 +53,22 @@ type section struct {
 	payload           []byte
 }
 
-// The sections this version writes and reads, in file order.
+// The sections this version writes and reads. Member sections are named
+// "member.<i>.<part>".
 const (
 	secConfig       = "config"
-	secBackbone     = "backbone"
-	secBank         = "bank"
-	secPosition     = "position"
-	secNeighborhood = "neighborhood"
 	secCalibration  = "calibration"
+	secMember       = "member."
+	partConfig      = "config"
+	partBackbone    = "backbone"
+	partBank        = "bank"
+	partPosition    = "position"
+	partNeighbor    = "neighborhood"
+	partStandardise = "standardisation"
 )
+
+// maxMembers bounds the members a file may declare.
+const maxMembers = 16
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -65,28 +78,13 @@ func (m *Model) sections() ([]section, error) {
 	if err != nil {
 		return nil, err
 	}
-	bank, err := m.bank.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	secs := []section{
-		{name: secConfig, description: "settings (JSON)", payload: cfg},
-		{name: secBackbone, description: "the backbone network (ONNX)", payload: m.backboneBytes},
-		{name: secBank, description: "the memory bank C_emb, C_dist", payload: bank},
-	}
-	if m.pos != nil {
-		b, err := m.pos.MarshalBinary()
+	secs := []section{{name: secConfig, description: "settings (JSON)", payload: cfg}}
+	for i, mb := range m.members {
+		ms, err := mb.sections(fmt.Sprintf("%s%d.", secMember, i))
 		if err != nil {
 			return nil, err
 		}
-		secs = append(secs, section{name: secPosition, description: "position histograms p(c|x)", payload: b})
-	}
-	if m.nb != nil {
-		b, err := m.nb.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		secs = append(secs, section{name: secNeighborhood, description: "neighbourhood MLP p(c|N(x))", payload: b})
+		secs = append(secs, ms...)
 	}
 	if c := m.cal.Load(); c != nil {
 		b, err := json.Marshal(c)
@@ -98,10 +96,49 @@ func (m *Model) sections() ([]section, error) {
 	return secs, nil
 }
 
+// sections returns a member's sections, named prefix+part.
+func (mb *member) sections(prefix string) ([]section, error) {
+	cfg, err := json.Marshal(mb.cfg)
+	if err != nil {
+		return nil, err
+	}
+	bank, err := mb.bank.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	secs := []section{
+		{name: prefix + partConfig, description: "member settings (JSON)", payload: cfg},
+		{name: prefix + partBackbone, description: "the backbone network (ONNX)", payload: mb.backboneBytes},
+		{name: prefix + partBank, description: "the memory bank C_emb, C_dist", payload: bank},
+	}
+	if mb.pos != nil {
+		b, err := mb.pos.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{name: prefix + partPosition, description: "position histograms p(c|x)", payload: b})
+	}
+	if mb.nb != nil {
+		b, err := mb.nb.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{name: prefix + partNeighbor, description: "neighbourhood MLP p(c|N(x))", payload: b})
+	}
+	if mb.stdz != nil {
+		b, err := json.Marshal(mb.stdz)
+		if err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{name: prefix + partStandardise, description: "how the member's good parts score (JSON)", payload: b})
+	}
+	return secs, nil
+}
+
 // Save writes the model, backbone included, to w in the versioned,
 // checksummed model-file format.
 func (m *Model) Save(w io.Writer) error {
-	if m == nil || m.bb == nil {
+	if m == nil || len(m.members) == 0 {
 		return ErrNotFitted
 	}
 	secs, err := m.sections()
@@ -226,34 +263,45 @@ func decodeSections(secs []section) (*Model, error) {
 	bad := func(name string, err error) error {
 		return &FormatError{Msg: fmt.Sprintf("section %q", name), Err: err}
 	}
+	var members []*member
+	memberOf := func(name string) (*member, string, bool) {
+		rest, ok := strings.CutPrefix(name, secMember)
+		if !ok {
+			return nil, "", false
+		}
+		idx, part, ok := strings.Cut(rest, ".")
+		i, err := strconv.Atoi(idx)
+		if !ok || err != nil || i < 0 || i >= maxMembers || strconv.Itoa(i) != idx {
+			return nil, "", false
+		}
+		for len(members) <= i {
+			members = append(members, nil)
+		}
+		if members[i] == nil {
+			members[i] = &member{}
+		}
+		return members[i], part, true
+	}
 	for _, s := range secs {
 		if seen[s.name] {
 			return nil, &FormatError{Msg: fmt.Sprintf("section %q appears twice", s.name)}
 		}
 		seen[s.name] = true
+		if mb, part, ok := memberOf(s.name); ok {
+			if err := mb.decodePart(part, s.payload); err != nil {
+				if errors.Is(err, errUnknownPart) {
+					if s.optional {
+						continue
+					}
+					return nil, &UnsupportedError{Section: s.name, Description: s.description}
+				}
+				return nil, bad(s.name, err)
+			}
+			continue
+		}
 		switch s.name {
 		case secConfig:
 			if err := json.Unmarshal(s.payload, &m.cfg); err != nil {
-				return nil, bad(s.name, err)
-			}
-			if err := m.cfg.validate(); err != nil {
-				return nil, bad(s.name, err)
-			}
-		case secBackbone:
-			m.backboneBytes = s.payload
-		case secBank:
-			m.bank = &bank{}
-			if err := m.bank.UnmarshalBinary(s.payload); err != nil {
-				return nil, bad(s.name, err)
-			}
-		case secPosition:
-			m.pos = &position.Hist{}
-			if err := m.pos.UnmarshalBinary(s.payload); err != nil {
-				return nil, bad(s.name, err)
-			}
-		case secNeighborhood:
-			m.nb = &neighborhood.Model{}
-			if err := m.nb.UnmarshalBinary(s.payload); err != nil {
 				return nil, bad(s.name, err)
 			}
 		case secCalibration:
@@ -272,33 +320,72 @@ func decodeSections(secs []section) (*Model, error) {
 			return nil, &UnsupportedError{Section: s.name, Description: s.description}
 		}
 	}
-	for _, name := range []string{secConfig, secBackbone, secBank} {
-		if !seen[name] {
-			return nil, &FormatError{Msg: fmt.Sprintf("the %q section is missing", name)}
+	if !seen[secConfig] {
+		return nil, &FormatError{Msg: fmt.Sprintf("the %q section is missing", secConfig)}
+	}
+	if m.cfg.Members != len(members) || len(members) == 0 {
+		return nil, &FormatError{Msg: fmt.Sprintf("the settings declare %d members, the file holds %d", m.cfg.Members, len(members))}
+	}
+	for i, mb := range members {
+		prefix := fmt.Sprintf("%s%d.", secMember, i)
+		if mb == nil {
+			return nil, &FormatError{Msg: fmt.Sprintf("member %d is missing", i)}
 		}
+		for _, part := range []string{partConfig, partBackbone, partBank} {
+			if !seen[prefix+part] {
+				return nil, &FormatError{Msg: fmt.Sprintf("the %q section is missing", prefix+part)}
+			}
+		}
+		if (mb.stdz != nil) != (len(members) > 1) {
+			return nil, &FormatError{Msg: fmt.Sprintf("member %d: an ensemble's members (and only they) carry standardisation statistics", i)}
+		}
+		if err := mb.checkParts(); err != nil {
+			return nil, &FormatError{Msg: fmt.Sprintf("member %d: the parts do not fit together", i), Err: err}
+		}
+		bb, err := backbone.LoadBytes(mb.backboneBytes, nil)
+		if err != nil {
+			return nil, &FormatError{Msg: fmt.Sprintf("member %d: embedded backbone", i), Err: err}
+		}
+		mb.bb = bb
 	}
-	if err := m.checkParts(); err != nil {
-		return nil, &FormatError{Msg: "the parts do not fit together", Err: err}
+	if c := m.cal.Load(); c != nil && c.Linear != (len(members) > 1) {
+		return nil, &FormatError{Msg: "the calibration does not match the number of members"}
 	}
-	bb, err := backbone.LoadBytes(m.backboneBytes, nil)
-	if err != nil {
-		return nil, &FormatError{Msg: "embedded backbone", Err: err}
-	}
-	m.bb = bb
+	m.members = members
+	m.ref = pickRef(members)
 	return m, nil
 }
 
-// checkParts checks that the decoded components agree with each other and
-// with the settings, so that a crafted file cannot make Score index out of
-// range.
-func (m *Model) checkParts() error {
-	c, k := m.cfg, m.bank.size()
-	if h := m.pos; h != nil && (h.H != c.GridH || h.W != c.GridW || h.K != k) {
-		return fmt.Errorf("position histogram is %dx%d over %d elements, the model has a %dx%d grid and %d", h.W, h.H, h.K, c.GridW, c.GridH, k)
-	}
-	if nb := m.nb; nb != nil && (nb.Classes() != m.bank.nDist || nb.FeatureDim() != m.bank.dim) {
-		return fmt.Errorf("neighbourhood model has %d classes over %d-dim features, the bank has |C_dist| = %d and %d dims",
-			nb.Classes(), nb.FeatureDim(), m.bank.nDist, m.bank.dim)
+// errUnknownPart is decodePart's error for a member section it does not know.
+var errUnknownPart = errors.New("unknown member section")
+
+// decodePart decodes one member section.
+func (mb *member) decodePart(part string, payload []byte) error {
+	switch part {
+	case partConfig:
+		if err := json.Unmarshal(payload, &mb.cfg); err != nil {
+			return err
+		}
+		return mb.cfg.validate()
+	case partBackbone:
+		mb.backboneBytes = payload
+	case partBank:
+		mb.bank = &bank{}
+		return mb.bank.UnmarshalBinary(payload)
+	case partPosition:
+		mb.pos = &position.Hist{}
+		return mb.pos.UnmarshalBinary(payload)
+	case partNeighbor:
+		mb.nb = &neighborhood.Model{}
+		return mb.nb.UnmarshalBinary(payload)
+	case partStandardise:
+		mb.stdz = &calibration{}
+		if err := json.Unmarshal(payload, mb.stdz); err != nil {
+			return err
+		}
+		return mb.stdz.derive()
+	default:
+		return errUnknownPart
 	}
 	return nil
 }

@@ -81,6 +81,8 @@ type config struct {
 	frr              float64
 	imageThreshold   float64 // explicit thresholds (raw score units); 0 = derived
 	pixelThreshold   float64
+	members          []Member // an ensemble's members; nil = one member, the backbone above
+	skipBad          bool     // leave unreadable training images out
 }
 
 // defaultConfig returns the settings of preset p before any other option.
@@ -386,4 +388,48 @@ func WithThresholds(image, pixel float64) Option {
 		c.imageThreshold, c.pixelThreshold = image, pixel
 		return nil
 	}
+}
+
+// Member is one member of an ensemble: a backbone and the input size it
+// sees. Every other setting (preset, coreset ratio, PNI parts, seed) is the
+// model's; a member at another size than the preset's gets the preset's
+// crop fraction, blur and neighbourhood window scaled to its size.
+type Member struct {
+	Backbone      string // the ONNX backbone file (see WithBackbone)
+	BackboneBytes []byte // or its bytes
+	Size          int    // the square size images are resized to; 0 = the preset's (WithResize)
+}
+
+// WithMembers makes the model an ensemble of the given members, fitted on
+// the same images (it takes the place of WithBackbone). Score runs the
+// members concurrently and combines their maps per pixel: each member's map
+// is standardised by how its own good parts score (so that backbones and
+// sizes on different scales weigh alike), the standardised maps are
+// averaged in the frame of the member with the largest input, and the
+// model is calibrated on the combined maps. One member is a plain model.
+func WithMembers(members ...Member) Option {
+	return func(c *config) error {
+		if len(members) == 0 {
+			return badArg("WithMembers: give at least one member")
+		}
+		for i, m := range members {
+			if m.Backbone == "" && len(m.BackboneBytes) == 0 {
+				return badArg("WithMembers: member %d has no backbone (Backbone or BackboneBytes)", i)
+			}
+			if m.Size != 0 && (m.Size < 32 || m.Size > 4096) {
+				return badArg("WithMembers: member %d: size %d must be in [32, 4096] (0 = the preset's)", i, m.Size)
+			}
+		}
+		c.members = append([]Member(nil), members...)
+		return nil
+	}
+}
+
+// WithSkipBadImages makes FitFiles leave out training images that cannot
+// be read (corrupt, truncated, not an image, too large) instead of failing;
+// each is named in a progress report and Info.Skipped counts them. Without
+// it (the default) FitFiles tries every file and then fails with an
+// *ImagesError listing all the unreadable ones.
+func WithSkipBadImages(skip bool) Option {
+	return func(c *config) error { c.skipBad = skip; return nil }
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -12,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -77,7 +79,7 @@ func TestPatchScoresAllowedSet(t *testing.T) {
 	if err := bk.derive(); err != nil {
 		t.Fatal(err)
 	}
-	m := &Model{bank: bk, cfg: modelConfig{GridH: 1, GridW: 2, TauScale: 1},
+	m := &member{bank: bk, cfg: memberConfig{GridH: 1, GridW: 2, TauScale: 1},
 		// Position 0 allows only element 1; position 1 allows elements 0 and 2.
 		pos: &position.Hist{H: 1, W: 2, K: 3, Off: []int32{0, 1, 3}, Idx: []int32{1, 0, 2}, P: []float32{1, 0.5, 0.5}},
 	}
@@ -126,7 +128,7 @@ func TestAllowedSetParts(t *testing.T) {
 	if err := bk.derive(); err != nil {
 		t.Fatal(err)
 	}
-	m := &Model{bank: bk, cfg: modelConfig{GridH: 1, GridW: 1, TauScale: 1}}
+	m := &member{bank: bk, cfg: memberConfig{GridH: 1, GridW: 1, TauScale: 1}}
 	pnb := []float32{0.9, 0.1} // p(C_dist | neighbours), shared by the 2 elements mapped to each
 	mask := make([]bool, 4)
 	check := func(name string, want []bool) {
@@ -222,7 +224,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if r1.Score != r2.Score || maxAbsDiff(r1.Map, r2.Map) != 0 {
 		t.Errorf("loaded model scores differently: %v vs %v", r1.Score, r2.Score)
 	}
-	if m.Info() != m2.Info() {
+	if !reflect.DeepEqual(m.Info(), m2.Info()) {
 		t.Errorf("Info differs: %+v vs %+v", m.Info(), m2.Info())
 	}
 }
@@ -451,7 +453,7 @@ func TestModelFileSections(t *testing.T) {
 	for _, s := range secs {
 		names = append(names, s.name)
 	}
-	if want := []string{"config", "backbone", "bank", "position", "neighborhood", "calibration"}; !slices.Equal(names, want) {
+	if want := []string{"config", "member.0.config", "member.0.backbone", "member.0.bank", "member.0.position", "member.0.neighborhood", "calibration"}; !slices.Equal(names, want) {
 		t.Errorf("sections %v, want %v", names, want)
 	}
 
@@ -472,20 +474,23 @@ func TestModelFileSections(t *testing.T) {
 	extra := rewrite(t, data, func(s []section) []section {
 		return append(s, section{name: "notes", description: "free text", optional: true, payload: []byte("hello")})
 	})
-	if m2, err := Unmarshal(extra); err != nil || m2.Info() != m.Info() {
+	if m2, err := Unmarshal(extra); err != nil || !reflect.DeepEqual(m2.Info(), m.Info()) {
 		t.Errorf("optional unknown section: %v", err)
 	}
 
 	var fe *FormatError
 	for name, edit := range map[string]func([]section) []section{
 		"no bank": func(s []section) []section {
-			return slices.DeleteFunc(s, func(x section) bool { return x.name == "bank" })
+			return slices.DeleteFunc(s, func(x section) bool { return x.name == "member.0.bank" })
 		},
 		"two configs":  func(s []section) []section { return append(s, s[0]) },
-		"bad position": func(s []section) []section { s[3].payload = s[3].payload[:len(s[3].payload)-3]; return s },
+		"bad position": func(s []section) []section { s[4].payload = s[4].payload[:len(s[4].payload)-3]; return s },
+		"a second member without its parts": func(s []section) []section {
+			return append(s, section{name: "member.1.config", payload: s[1].payload})
+		},
 		"position of another grid": func(s []section) []section {
-			h := &position.Hist{H: 1, W: 1, K: m.bank.size(), Off: []int32{0, 1}, Idx: []int32{0}, P: []float32{1}}
-			s[3].payload, _ = h.MarshalBinary()
+			h := &position.Hist{H: 1, W: 1, K: m.members[0].bank.size(), Off: []int32{0, 1}, Idx: []int32{0}, P: []float32{1}}
+			s[4].payload, _ = h.MarshalBinary()
 			return s
 		},
 	} {
@@ -494,9 +499,11 @@ func TestModelFileSections(t *testing.T) {
 		}
 	}
 
-	old := bytes.Clone(data)
-	binary.LittleEndian.PutUint32(old[8:], 1)
-	if _, err := Unmarshal(old); !errors.As(err, &fe) || !strings.Contains(err.Error(), "version 1") || !strings.Contains(err.Error(), "version 2") {
-		t.Errorf("version 1 file: got %v, want a *FormatError naming versions 1 and 2", err)
+	for _, v := range []uint32{1, 2} {
+		old := bytes.Clone(data)
+		binary.LittleEndian.PutUint32(old[8:], v)
+		if _, err := Unmarshal(old); !errors.As(err, &fe) || !strings.Contains(err.Error(), fmt.Sprintf("version %d", v)) || !strings.Contains(err.Error(), "version 3") {
+			t.Errorf("version %d file: got %v, want a *FormatError naming versions %d and 3", v, err, v)
+		}
 	}
 }

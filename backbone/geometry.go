@@ -101,14 +101,27 @@ func (g Geometry) InputRectToSource(r image.Rectangle) image.Rectangle {
 // interpolation with pixel centres aligned (align_corners=false). Pixels
 // outside the cropped field take the value of the nearest map edge.
 func (g Geometry) ToSource(m []float32) []float32 {
+	src := Geometry{SrcW: g.SrcW, SrcH: g.SrcH, ResizedW: g.SrcW, ResizedH: g.SrcH, InputW: g.SrcW, InputH: g.SrcH}
+	return g.Resample(m, src)
+}
+
+// Resample resamples a map on g's network input (InputW x InputH) into the
+// network input of to, another geometry of the same original image (an
+// ensemble member at another size), by bilinear interpolation through the
+// original image's coordinates; points outside g's input take the nearest
+// edge value.
+func (g Geometry) Resample(m []float32, to Geometry) []float32 {
 	if len(m) != g.InputW*g.InputH {
-		panic(fmt.Sprintf("backbone: Geometry.ToSource: map has %d values for a %dx%d input", len(m), g.InputW, g.InputH))
+		panic(fmt.Sprintf("backbone: Geometry.Resample: map has %d values for a %dx%d input", len(m), g.InputW, g.InputH))
 	}
-	mw, ow, oh := g.InputW, g.SrcW, g.SrcH
-	sx, sy := g.scale()
-	xs := geom.HalfPixelTaps(mw, ow, 1/sx, float64(g.CropX))
-	ys := geom.HalfPixelTaps(g.InputH, oh, 1/sy, float64(g.CropY))
-	dst := make([]float32, ow*oh)
-	kernels.Parallel(oh, func(lo, hi int) { geom.BilinearRows(dst, m, mw, xs, ys, lo, hi) })
+	// A point x of to's input is (x + to.CropX) * to.sx in the original and
+	// (x + to.CropX) * to.sx / g.sx - g.CropX in g's input: affine per axis.
+	gsx, gsy := g.scale()
+	tsx, tsy := to.scale()
+	ax, ay := tsx/gsx, tsy/gsy
+	xs := geom.HalfPixelTaps(g.InputW, to.InputW, ax, float64(g.CropX)-float64(to.CropX)*ax)
+	ys := geom.HalfPixelTaps(g.InputH, to.InputH, ay, float64(g.CropY)-float64(to.CropY)*ay)
+	dst := make([]float32, to.InputW*to.InputH)
+	kernels.Parallel(to.InputH, func(lo, hi int) { geom.BilinearRows(dst, m, g.InputW, xs, ys, lo, hi) })
 	return dst
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/x/pni/internal/tensor"
@@ -429,5 +430,30 @@ func TestGeometryMaps(t *testing.T) {
 		if got := float64(src[350*g.SrcW+sx]); math.Abs(got-want) > 1e-4 {
 			t.Errorf("ToSource at x=%d: %v, want %v", sx, got, want)
 		}
+	}
+}
+
+// TestGeometryResample checks Resample between two geometries of one image
+// (an ensemble's members) against the map computed directly: a map that is
+// linear in the original x coordinate stays linear.
+func TestGeometryResample(t *testing.T) {
+	a, _ := (Preprocess{ResizeW: 256, ResizeH: 256, CropW: 224, CropH: 224}).Geometry(900, 700)
+	b, _ := (Preprocess{ResizeW: 480, ResizeH: 480}).Geometry(900, 700)
+	// On b's input, the map value is the original x coordinate of the pixel centre.
+	m := make([]float32, b.InputW*b.InputH)
+	for i := range m {
+		x, _ := b.InputToSource(float64(i%b.InputW)+0.5, 0)
+		m[i] = float32(x)
+	}
+	got := b.Resample(m, a)
+	for _, ax := range []int{0, 50, 111, 223} {
+		want, _ := a.InputToSource(float64(ax)+0.5, 0)
+		if v := float64(got[100*a.InputW+ax]); math.Abs(v-want) > 1e-3 {
+			t.Errorf("a's pixel x=%d: %v, want original x %v", ax, v, want)
+		}
+	}
+	// Resampling into the same geometry is the identity.
+	if same := b.Resample(m, b); !slices.Equal(same, m) {
+		t.Error("Resample into its own geometry changed the map")
 	}
 }

@@ -327,3 +327,71 @@ func noisy(img image.Image, seed uint64) image.Image {
 	}
 	return out
 }
+
+// TestEnsemble fits a two-member ensemble (one backbone at two sizes) and
+// checks that it decides, combines its members' standardised maps, saves
+// and loads bit for bit, and that a member alone is a plain model.
+func TestEnsemble(t *testing.T) {
+	train := make([]image.Image, 12)
+	for i := range train {
+		train[i] = noisy(texture(i%4, false), uint64(i))
+	}
+	ctx := context.Background()
+	opts := []Option{WithMembers(Member{Backbone: tinyBackbone}, Member{Backbone: tinyBackbone, Size: 96}),
+		WithResize(64, 64), WithCoresetRatio(0.5), WithBlurSigma(1), WithSeed(1), WithNeighborhood(false)}
+	m, err := Fit(ctx, train, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := m.Info()
+	if len(info.Members) != 2 || info.Members[1].InputW != 96 || info.Members[1].GridW != 12 || m.ref != 1 {
+		t.Fatalf("members %+v, reference %d", info.Members, m.ref)
+	}
+	if c := m.Calibration(); c.Method != "leave-one-image-out" || c.Images != 12 {
+		t.Fatalf("calibration %+v", c)
+	}
+	bad, err := m.Score(ctx, noisy(texture(2, true), 99))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := m.Score(ctx, noisy(texture(2, false), 99))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(bad.Score > good.Score) || !bad.Anomalous || good.Anomalous || bad.MapW != 96 {
+		t.Errorf("ensemble: defect %v (anomalous %v), good %v (anomalous %v), map width %d",
+			bad.Score, bad.Anomalous, good.Score, good.Anomalous, bad.MapW)
+	}
+	// The combined map is the mean of the members' standardised maps.
+	mm := make([]*memberMap, 2)
+	for i, mb := range m.members {
+		if mm[i], err = mb.score(ctx, noisy(texture(2, true), 99)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := 40*96 + 70 // a pixel of the reference (96-px) frame
+	in0 := mm[0].g.Resample(mm[0].mp, mm[1].g)
+	want := (m.members[0].stdz.z(in0[p]) + m.members[1].stdz.z(mm[1].mp[p])) / 2
+	if math.Abs(float64(bad.Map[p])-want) > 1e-5 {
+		t.Errorf("combined map at %d: %v, want %v", p, bad.Map[p], want)
+	}
+	var a, b bytes.Buffer
+	if err := m.Save(&a); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(bytes.NewReader(a.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.Save(&b)
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("ensemble: Save(Load(Save(m))) differs")
+	}
+	r2, _ := m2.Score(ctx, noisy(texture(2, true), 99))
+	if r2.Score != bad.Score || r2.Normalized != bad.Normalized {
+		t.Error("the loaded ensemble scores differently")
+	}
+	if _, err := Fit(ctx, train, append(opts, WithThresholds(3, 0))...); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("explicit thresholds on an ensemble: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/png"
 	"io/fs"
 	"math"
 	"os"
@@ -505,5 +506,50 @@ func TestModelFileSections(t *testing.T) {
 		if _, err := Unmarshal(old); !errors.As(err, &fe) || !strings.Contains(err.Error(), fmt.Sprintf("version %d", v)) || !strings.Contains(err.Error(), "version 3") {
 			t.Errorf("version %d file: got %v, want a *FormatError naming versions %d and 3", v, err, v)
 		}
+	}
+}
+
+// TestFitFilesBadImages checks that FitFiles names every unreadable file,
+// or leaves them out with WithSkipBadImages.
+func TestFitFilesBadImages(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i, img := range normals(6) {
+		p := filepath.Join(dir, fmt.Sprintf("%d.png", i))
+		f, _ := os.Create(p)
+		png.Encode(f, img)
+		f.Close()
+		paths = append(paths, p)
+	}
+	trunc := filepath.Join(dir, "truncated.png")
+	b, _ := os.ReadFile(paths[0])
+	os.WriteFile(trunc, b[:len(b)/2], 0o644)
+	text := filepath.Join(dir, "notes.png")
+	os.WriteFile(text, []byte("not an image"), 0o644)
+	all := []string{paths[0], trunc, paths[1], paths[2], text, paths[3], paths[4], paths[5]}
+	ctx := context.Background()
+	_, err := FitFiles(ctx, all, tinyOpts()...)
+	var ie *ImagesError
+	if !errors.As(err, &ie) || len(ie.Errors) != 2 || ie.Errors[0].Path != trunc || ie.Errors[1].Path != text || ie.Total != 8 {
+		t.Fatalf("got %v, want an *ImagesError naming both bad files", err)
+	}
+	var fe *imageio.FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), trunc) || !strings.Contains(err.Error(), text) {
+		t.Errorf("the error does not name both files or lost the cause: %v", err)
+	}
+	var skipped []string
+	m, err := FitFiles(ctx, all, tinyOpts(WithSkipBadImages(true), WithProgress(func(p Progress) {
+		if strings.HasPrefix(p.Message, "unreadable") {
+			skipped = append(skipped, p.Message)
+		}
+	}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := m.Info(); in.TrainImages != 6 || in.Skipped != 2 || len(skipped) != 2 {
+		t.Errorf("skip: %d images used, %d skipped, %d reports", in.TrainImages, in.Skipped, len(skipped))
+	}
+	if _, err := FitFiles(ctx, []string{trunc, text}, tinyOpts(WithSkipBadImages(true))...); !errors.As(err, &ie) {
+		t.Errorf("nothing readable: %v", err)
 	}
 }

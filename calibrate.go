@@ -398,8 +398,11 @@ func appendPixelSample(dst []float64, mp []float32) []float64 {
 
 // calibrationImages returns up to maxCalibrationImages of n image indices,
 // evenly spaced.
-func calibrationImages(n int) []int {
-	k := min(n, maxCalibrationImages)
+func calibrationImages(n int) []int { return evenly(n, maxCalibrationImages) }
+
+// evenly returns min(n, k) of the indices 0..n-1, evenly spaced.
+func evenly(n, k int) []int {
+	k = min(n, k)
 	idx := make([]int, k)
 	for j := range idx {
 		idx[j] = j * n / k

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/x/pni/internal/knn"
 	"github.com/x/pni/neighborhood"
 	"github.com/x/pni/position"
+	"github.com/x448/float16"
 )
 
 // Fit learns a model of normal appearance from images of good parts. All
@@ -31,12 +33,15 @@ import (
 // memory bank without the elements taken from each image itself
 // (leave-one-image-out), and sets the thresholds from that.
 //
-// Memory: Fit keeps every training patch feature of the member being fitted
-// (N x grid x D values, as float32 up to WithFeatureMemory and float16 past
-// it) plus their 128-d projection for the coreset, and reports the total in
-// its first progress message. Set a soft memory limit
-// (runtime/debug.SetMemoryLimit or GOMEMLIMIT) so that the coreset's
-// short-lived garbage does not grow the heap to twice that.
+// Memory is bounded by WithMemoryBudget, not by the number of images: the
+// coreset runs in two levels (coreset.Stream), keeping per image only its
+// most distinct patches' features; the full features that later stages
+// read again (every image's for the position histograms and the MLP, the
+// calibration images' otherwise) are kept in memory while they fit half
+// the budget and spilled to a float16 file in a temporary directory
+// (WithTempDir) past it, removed when Fit returns. Fit lowers the Go
+// runtime's soft memory limit to the budget while it runs (never raising a
+// lower limit the caller set) and restores it.
 func Fit(ctx context.Context, images []image.Image, opts ...Option) (*Model, error) {
 	for i, img := range images {
 		if img == nil {
@@ -103,6 +108,7 @@ type fitter struct {
 	members []*memberFitter
 	used    []int    // indices of the training images fitted on (all but the unreadable)
 	sizes   [][2]int // original size of each used image
+	cal     []int    // positions in used of the calibration images
 	bad     []*ImageError
 	m       *Model
 	times   []StageTime
@@ -121,10 +127,14 @@ type memberFitter struct {
 	// Stage results.
 	total, k, nDist int
 	dim             int
-	store           *featureStore
 	proj            *coreset.Projection
-	z               []float32 // projected features for the coreset, total x projDim
-	order           []int     // the greedy order: C_emb's training rows
+	stream          *coreset.Stream // the two-level coreset's candidates
+	candRow         []int32         // each candidate's training row (image position in used x rows + row)
+	cand32          []float32       // the candidates' full features, float32 ...
+	cand16          []uint16        // ... or float16 (when float32 would take over a quarter of the budget)
+	store           *featureStore   // full features of the images later stages read again
+	slot            map[int]int     // position in used -> store slot
+	order           []int           // the greedy order: C_emb's training rows
 	mb              *member
 	targets         []int32     // nearest C_dist element of every training patch (the MLP's targets)
 	calScores       []float64   // leave-one-image-out image scores of the calibration images
@@ -229,6 +239,14 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		for _, mf := range f.members {
+			mf.store.close()
+		}
+	}()
+	if limit := f.cfg.memBudget * 5 / 4; limit < debug.SetMemoryLimit(-1) {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+	}
 	run := func(stage Stage, member int, fn func(context.Context) error) error {
 		start := time.Now()
 		if err := fn(ctx); err != nil {
@@ -266,7 +284,8 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 				}
 			}
 		}
-		mf.store, mf.z = nil, nil
+		mf.store.close()
+		mf.store, mf.stream, mf.cand32, mf.cand16 = nil, nil, nil, nil
 	}
 	f.m = &Model{cfg: modelConfig{Preset: f.cfg.preset, Seed: f.cfg.seed, NTrain: len(f.used), Members: len(f.members), Skipped: len(f.bad)}}
 	for _, mf := range f.members {
@@ -289,10 +308,15 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 	return f.m, nil
 }
 
-// features extracts every training image's patch features into the member's
-// store (and their projection for the coreset). The first member reads
-// every image and finds the unreadable ones: they are all reported at the
-// end, or left out with WithSkipBadImages.
+// features extracts every training image's patch features: each image's
+// projection goes through the coreset's first level (coreset.Stream),
+// which keeps the image's most distinct patches as candidates, whose full
+// features are kept; the full features of the images that later stages
+// read again (all of them for the position histograms and the MLP, the
+// calibration images otherwise) go to the feature store, in memory or
+// spilled to disk within the memory budget. The first member reads every
+// image and finds the unreadable ones: they are all reported at the end,
+// or left out with WithSkipBadImages.
 func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 	first := mf.index == 0
 	images := f.used
@@ -302,6 +326,11 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 			images[i] = i
 		}
 	}
+	calSet := map[int]bool{}
+	for _, i := range calibrationImages(f.n) {
+		calSet[i] = true
+	}
+	keepAll := mf.cfg.Position || mf.cfg.Neighborhood
 	var used []int
 	for _, i := range images {
 		if err := ctx.Err(); err != nil {
@@ -336,16 +365,24 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 		if feats.H != mf.cfg.GridH || feats.W != mf.cfg.GridW {
 			return fmt.Errorf("image %d gave a %dx%d grid, expected %dx%d", i, feats.W, feats.H, mf.cfg.GridW, mf.cfg.GridH)
 		}
-		if mf.store == nil {
-			if err := mf.allocate(f, feats.D, len(images)); err != nil {
+		if mf.stream == nil {
+			slots := len(images)
+			if !keepAll {
+				slots = len(calSet)
+			}
+			if err := mf.allocate(f, feats.D, len(images), slots); err != nil {
 				return err
 			}
 		}
 		j := len(used)
-		mf.store.set(j*mf.rows, feats.Data)
-		if mf.proj != nil {
-			r := f.cfg.projDim
-			mf.proj.Apply(feats.Data, mf.rows, mf.z[j*mf.rows*r:(j+1)*mf.rows*r])
+		if err := mf.add(ctx, f, j, feats.Data); err != nil {
+			return err
+		}
+		if keepAll || calSet[i] {
+			mf.slot[j] = len(mf.slot)
+			if err := mf.store.set(mf.slot[j], feats.Data); err != nil {
+				return err
+			}
 		}
 		used = append(used, i)
 		if first {
@@ -355,68 +392,138 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 		f.report(Progress{Stage: StageFeatures, Done: len(used), Total: len(images)})
 	}
 	if first {
-		if len(f.bad) > 0 && !f.cfg.skipBad {
-			return &ImagesError{Total: f.n, Errors: f.bad}
-		}
-		if len(used) == 0 {
+		if len(f.bad) > 0 && !f.cfg.skipBad || len(used) == 0 {
 			return &ImagesError{Total: f.n, Errors: f.bad}
 		}
 		f.used = used
+		for j, i := range used {
+			if calSet[i] {
+				f.cal = append(f.cal, j)
+			}
+		}
 	}
 	mf.total = len(f.used) * mf.rows
-	mf.k = coreset.Size(mf.cfg.Ratio, mf.total)
+	mf.k = min(coreset.Size(mf.cfg.Ratio, mf.total), mf.stream.Candidates())
 	mf.nDist = min(f.cfg.maxDist, mf.k)
 	return nil
 }
 
-// allocate makes the member's feature store and projection for up to n images.
-func (mf *memberFitter) allocate(f *fitter, dim, n int) error {
+// allocate makes the member's projection, coreset stream, candidate
+// storage and feature store (slots images) for up to n images.
+func (mf *memberFitter) allocate(f *fitter, dim, n, slots int) error {
 	mf.dim = dim
-	rows := n * mf.rows
-	mf.store = newFeatureStore(rows, dim, f.cfg.featureBudget)
+	r := f.projDim(dim)
+	var err error
 	if f.cfg.projDim > 0 {
-		var err error
-		if mf.proj, err = coreset.NewProjection(dim, f.cfg.projDim, f.cfg.seed); err != nil {
+		if mf.proj, err = coreset.NewProjection(dim, r, f.cfg.seed); err != nil {
 			return err
 		}
-		mf.z = make([]float32, rows*f.cfg.projDim)
+	}
+	mf.stream = &coreset.Stream{R: r, Ratio: mf.cfg.Ratio, Seed: f.cfg.seed}
+	budget := f.cfg.memBudget
+	// The candidates: at most Oversample x ratio of all rows.
+	estCand := int64(math.Ceil(coreset.DefaultOversample*mf.cfg.Ratio*float64(mf.rows))) * int64(n)
+	if estCand*int64(dim)*4 > budget/4 {
+		mf.cand16 = make([]uint16, 0, estCand*int64(dim))
+	} else {
+		mf.cand32 = make([]float32, 0, estCand*int64(dim))
+	}
+	if mf.store, err = newFeatureStore(slots, mf.rows, dim, budget/2, f.cfg.tempDir); err != nil {
+		return err
+	}
+	mf.slot = map[int]int{}
+	kind := "float32"
+	if mf.cand16 != nil {
+		kind = "float16"
 	}
 	f.report(Progress{Stage: StageFeatures, Done: 0, Total: n, Message: fmt.Sprintf(
-		"member %d: %d images x %dx%d grid x %d dims: %.0f MB of features (%s), %.0f MB of projections",
-		mf.index, n, mf.cfg.GridW, mf.cfg.GridH, dim, float64(mf.store.bytes())/1e6, mf.store.kind(), float64(len(mf.z))*4/1e6)})
+		"member %d: %d images x %dx%d grid x %d dims; coreset candidates (%s) up to %.0f MB, %d images' features kept (%s, %.0f MB)",
+		mf.index, n, mf.cfg.GridW, mf.cfg.GridH, dim, kind, float64(estCand)*float64(dim)*map[bool]float64{true: 2, false: 4}[mf.cand16 != nil]/1e6,
+		slots, mf.store.kind(), float64(mf.store.bytes())/1e6)})
 	return nil
 }
 
-// coreset selects C_emb and C_dist by one greedy order and builds the
-// member around its bank.
+// add runs one image's features (rows x dim) through the coreset's first
+// level and keeps the candidates' features.
+func (mf *memberFitter) add(ctx context.Context, f *fitter, j int, x []float32) error {
+	z := x // exact greedy: in the full dimension
+	if mf.proj != nil {
+		z = make([]float32, mf.rows*mf.proj.R)
+		mf.proj.Apply(x, mf.rows, z)
+	}
+	keep, err := mf.stream.Add(ctx, z, mf.rows)
+	if err != nil {
+		return err
+	}
+	for _, q := range keep {
+		mf.candRow = append(mf.candRow, int32(j*mf.rows+q))
+		row := x[q*mf.dim : (q+1)*mf.dim]
+		if mf.cand16 != nil {
+			for _, v := range row {
+				mf.cand16 = append(mf.cand16, uint16(float16.Fromfloat32(v)))
+			}
+		} else {
+			mf.cand32 = append(mf.cand32, row...)
+		}
+	}
+	return nil
+}
+
+// projDim is the row length the coreset runs on: the projection's, or the
+// features' own for the exact greedy (WithProjectionDim(-1)).
+func (f *fitter) projDim(dim int) int {
+	if f.cfg.projDim > 0 {
+		return f.cfg.projDim
+	}
+	return dim
+}
+
+// candidate copies candidate c's full features into dst.
+func (mf *memberFitter) candidate(c int, dst []float32) {
+	if mf.cand16 != nil {
+		for i, v := range mf.cand16[c*mf.dim : (c+1)*mf.dim] {
+			dst[i] = float16.Float16(v).Float32()
+		}
+		return
+	}
+	copy(dst, mf.cand32[c*mf.dim:(c+1)*mf.dim])
+}
+
+// image returns used image j's full features from the store.
+func (mf *memberFitter) image(j int, buf []float32) ([]float32, error) {
+	s, ok := mf.slot[j]
+	if !ok {
+		return nil, fmt.Errorf("internal: image %d's features were not kept", j)
+	}
+	return mf.store.image(s, buf)
+}
+
+// coreset runs the coreset's second level over the candidates: one greedy
+// order gives C_emb and its prefix C_dist; the member is built around the
+// bank.
 func (mf *memberFitter) coreset(f *fitter) func(context.Context) error {
 	return func(ctx context.Context) error {
-		g := coreset.Greedy{ProjDim: f.cfg.projDim, Seed: f.cfg.seed, Progress: func(done, tot int) {
+		order, err := mf.stream.Select(ctx, mf.k, func(done, tot int) {
 			f.report(Progress{Stage: StageCoreset, Done: done, Total: tot})
-		}}
-		var order []int
-		var err error
-		if mf.proj != nil {
-			order, err = g.SelectProjected(ctx, mf.z, mf.total, f.cfg.projDim, mf.k)
-		} else {
-			order, err = g.Select(ctx, mf.store.all(), mf.total, mf.dim, mf.k)
-		}
+		})
 		if err != nil {
 			return err
 		}
-		mf.z = nil
-		mf.order = order
 		emb := make([]float32, mf.k*mf.dim)
-		for j, r := range order {
-			mf.store.row(r, emb[j*mf.dim:(j+1)*mf.dim])
+		mf.order = make([]int, len(order))
+		for j, c := range order {
+			mf.candidate(c, emb[j*mf.dim:(j+1)*mf.dim])
+			mf.order[j] = int(mf.candRow[c])
 		}
+		nc := mf.stream.Candidates()
+		mf.stream, mf.cand32, mf.cand16, mf.candRow = nil, nil, nil, nil
 		bk, err := newBank(emb, mf.k, mf.dim, mf.nDist)
 		if err != nil {
 			return err
 		}
 		mf.mb = &member{cfg: mf.cfg, backboneBytes: mf.bbBytes, bb: mf.bb, bank: bk}
 		f.report(Progress{Stage: StageCoreset, Done: mf.k, Total: mf.k,
-			Message: fmt.Sprintf("|C_emb| = %d of %d patches, |C_dist| = %d", mf.k, mf.total, mf.nDist)})
+			Message: fmt.Sprintf("|C_emb| = %d of %d patches (%d candidates), |C_dist| = %d", mf.k, mf.total, nc, mf.nDist)})
 		return nil
 	}
 }
@@ -447,7 +554,10 @@ func (mf *memberFitter) assign(f *fitter) func(context.Context) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			feats := mf.store.image(i, mf.rows, buf)
+			feats, err := mf.image(i, buf)
+			if err != nil {
+				return err
+			}
 			if hb != nil {
 				mf.mb.bank.index.Search(feats, mf.rows, nil, idx, dist)
 				if err := hb.Add(idx); err != nil {
@@ -487,12 +597,25 @@ func (mf *memberFitter) neighborhood(f *fitter) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		rfeat := make([]float32, mf.total*r)
-		buf := make([]float32, mf.rows*mf.dim)
-		for i := 0; i < n; i++ {
-			red.Apply(mf.store.image(i, mf.rows, buf), mf.rows, rfeat[i*mf.rows*r:(i+1)*mf.rows*r])
+		// The reduced features of at most a quarter of the budget's worth of
+		// images (evenly spaced) train the MLP.
+		imgs := evenly(n, max(2, int(f.cfg.memBudget/4/int64(mf.rows*r*4))))
+		if len(imgs) < n {
+			f.report(Progress{Stage: StageNeighborhood, Done: 0, Total: epochs,
+				Message: fmt.Sprintf("the MLP trains on %d of the %d images (the memory budget's share)", len(imgs), n)})
 		}
-		nbm, err := neighborhood.Train(ctx, red, rfeat, n, mf.cfg.GridH, mf.cfg.GridW, mf.targets, mf.nDist, nc)
+		rfeat := make([]float32, len(imgs)*mf.rows*r)
+		targets := make([]int32, len(imgs)*mf.rows)
+		buf := make([]float32, mf.rows*mf.dim)
+		for j, i := range imgs {
+			feats, err := mf.image(i, buf)
+			if err != nil {
+				return err
+			}
+			red.Apply(feats, mf.rows, rfeat[j*mf.rows*r:(j+1)*mf.rows*r])
+			copy(targets[j*mf.rows:(j+1)*mf.rows], mf.targets[i*mf.rows:(i+1)*mf.rows])
+		}
+		nbm, err := neighborhood.Train(ctx, red, rfeat, len(imgs), mf.cfg.GridH, mf.cfg.GridW, targets, mf.nDist, nc)
 		if err != nil {
 			return err
 		}
@@ -523,7 +646,7 @@ func (mf *memberFitter) neighborhood(f *fitter) func(context.Context) error {
 // a small optimism that the bank's exclusion dominates).
 func (mf *memberFitter) calibrationMaps(f *fitter) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if len(f.used) < 2 {
+		if len(f.cal) < 2 {
 			return nil // see fitter.calibrate
 		}
 		own := make([][]int32, len(f.used))
@@ -535,13 +658,17 @@ func (mf *memberFitter) calibrationMaps(f *fitter) func(context.Context) error {
 		if mf.cfg.CropW > 0 {
 			iw, ih = mf.cfg.CropW, mf.cfg.CropH
 		}
-		imgs := calibrationImages(len(f.used))
+		imgs := f.cal
 		buf := make([]float32, mf.rows*mf.dim)
 		for j, i := range imgs {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			patches, err := mf.mb.patchScores(ctx, mf.store.image(i, mf.rows, buf), own[i])
+			feats, err := mf.image(i, buf)
+			if err != nil {
+				return err
+			}
+			patches, err := mf.mb.patchScores(ctx, feats, own[i])
 			if err != nil {
 				return err
 			}
@@ -562,7 +689,7 @@ func (mf *memberFitter) calibrationMaps(f *fitter) func(context.Context) error {
 // own statistics standardise its maps, and the model is calibrated on the
 // combined maps of the same images.
 func (f *fitter) calibrate(ctx context.Context) error {
-	if len(f.used) < 2 {
+	if len(f.cal) < 2 {
 		f.report(Progress{Stage: StageCalibrate, Done: 1, Total: 1,
 			Message: "not calibrated: one training image leaves none to estimate how good parts score; call Model.Calibrate with good images"})
 		return nil
@@ -577,7 +704,7 @@ func (f *fitter) calibrate(ctx context.Context) error {
 			mf.mb.stdz = c
 		}
 		scores, pixels = nil, nil
-		for j, i := range calibrationImages(len(f.used)) {
+		for j, i := range f.cal {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

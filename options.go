@@ -77,7 +77,8 @@ type config struct {
 	nb               neighborhood.Config
 	seed             int64
 	progress         func(Progress)
-	featureBudget    int64 // bytes of float32 training features kept before falling back to float16
+	memBudget        int64  // bytes Fit may hold
+	tempDir          string // the feature spill file's directory
 	frr              float64
 	imageThreshold   float64 // explicit thresholds (raw score units); 0 = derived
 	pixelThreshold   float64
@@ -88,15 +89,15 @@ type config struct {
 // defaultConfig returns the settings of preset p before any other option.
 func defaultConfig(p Preset) (config, error) {
 	c := config{
-		preset:        p,
-		maxDist:       2048,
-		projDim:       128,
-		position:      true,
-		radius:        -1,
-		tauScale:      1,
-		minValTop1:    0.05,
-		featureBudget: 1 << 30,
-		frr:           DefaultFalseRejectRate,
+		preset:     p,
+		maxDist:    2048,
+		projDim:    128,
+		position:   true,
+		radius:     -1,
+		tauScale:   1,
+		minValTop1: 0.05,
+		memBudget:  DefaultMemoryBudget,
+		frr:        DefaultFalseRejectRate,
 	}
 	switch p {
 	case PresetDefault:
@@ -347,15 +348,36 @@ func WithProgressWriter(w io.Writer) Option {
 	})
 }
 
-// WithFeatureMemory bounds the bytes of float32 training features Fit keeps
-// (default 1 GiB); past it the features are kept as float16, halving memory
-// at a relative precision of 2^-11.
-func WithFeatureMemory(bytes int64) Option {
+// DefaultMemoryBudget is Fit's memory budget when WithMemoryBudget is not
+// given: 2 GiB, which keeps a whole Fit under 3 GB of resident memory.
+const DefaultMemoryBudget = 2 << 30
+
+// WithMemoryBudget bounds the memory Fit holds (default
+// DefaultMemoryBudget; at least 256 MiB): half of it for the full features
+// of the images that later stages read again (past it they are spilled to
+// a temporary file), a quarter for the coreset candidates in float32
+// (float16 past it), and the Go runtime's soft memory limit is lowered to
+// it while Fit runs.
+func WithMemoryBudget(bytes int64) Option {
 	return func(c *config) error {
-		if bytes < 0 {
-			return badArg("WithFeatureMemory(%d): want bytes >= 0", bytes)
+		if bytes < 256<<20 {
+			return badArg("WithMemoryBudget(%d): want at least 256 MiB (268435456 bytes)", bytes)
 		}
-		c.featureBudget = bytes
+		c.memBudget = bytes
+		return nil
+	}
+}
+
+// WithTempDir sets the directory of Fit's feature spill file (default: the
+// system's temporary directory, os.TempDir). The file is removed when Fit
+// returns.
+func WithTempDir(dir string) Option {
+	return func(c *config) error {
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() {
+			return badArg("WithTempDir(%q): not a directory", dir)
+		}
+		c.tempDir = dir
 		return nil
 	}
 }

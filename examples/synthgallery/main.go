@@ -31,6 +31,7 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/x/pni/imageio"
 	"github.com/x/pni/mvtec"
 	"github.com/x/pni/refine/synth"
 )
@@ -91,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-textures %s: no .png or .jpg images in it", *texDir)
 		}
 		for _, f := range files {
-			img, err := mvtec.LoadImage(f)
+			img, err := imageio.Load(f)
 			if err != nil {
 				return err
 			}
@@ -191,7 +192,7 @@ func render(gens []synth.Generator, sources []source, n, tile int, seed uint64) 
 				img, ok := cache[file]
 				if !ok {
 					var err error
-					if img, err = mvtec.LoadImage(file); err != nil {
+					if img, err = imageio.Load(file); err != nil {
 						return nil, err
 					}
 					cache[file] = img

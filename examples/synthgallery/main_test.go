@@ -67,7 +67,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"-tile", "8"}, "-tile 8"},
 		{[]string{"-data", filepath.Join(dir, "missing")}, "no such file"},
 		{[]string{"-data", empty}, "no .png or .jpg images"},
-		{[]string{"-data", huge, "-o", out}, "larger than mvtec.MaxPixels"},
+		{[]string{"-data", huge, "-o", out}, "more than 67108864 pixels"},
 		{[]string{"-textures", empty}, "no .png or .jpg images"},
 		{[]string{"stray"}, "unexpected arguments"},
 	} {

@@ -122,3 +122,25 @@ func (s *featureStore) close() {
 		s.file = nil
 	}
 }
+
+// grow doubles the store's slots (moving a memory store to float16 or to a
+// spill file when it no longer fits budget), keeping what it holds.
+func (s *featureStore) grow(budget int64, dir string) error {
+	bigger, err := newFeatureStore(2*s.slots, s.rows, s.d, budget, dir)
+	if err != nil {
+		return err
+	}
+	buf := make([]float32, s.rows*s.d)
+	for j := 0; j < s.slots; j++ {
+		x, err := s.image(j, buf)
+		if err != nil {
+			return err
+		}
+		if err := bigger.set(j, x); err != nil {
+			return err
+		}
+	}
+	s.close()
+	*s = *bigger
+	return nil
+}

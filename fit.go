@@ -109,9 +109,18 @@ type fitter struct {
 	used    []int    // indices of the training images fitted on (all but the unreadable)
 	sizes   [][2]int // original size of each used image
 	cal     []int    // positions in used of the calibration images
+	samples []sample // what the backbone sees: each used image, or each tile of each (WithTiles)
+	imageSamples [][]int // each used image's samples
 	bad     []*ImageError
 	m       *Model
 	times   []StageTime
+}
+
+// sample is one backbone input of Fit: a used image (its position in
+// fitter.used) or one tile of it.
+type sample struct {
+	image int
+	rect  image.Rectangle // in the image's pixels (the whole image without tiles)
 }
 
 // memberFitter fits one member.
@@ -162,6 +171,9 @@ func newFitter(n int, load func(int) (image.Image, error), opts []Option) (*fitt
 		return nil, badArg("Fit: crop %dx%d is larger than the resized image %dx%d", cfg.cropW, cfg.cropH, cfg.resizeW, cfg.resizeH)
 	}
 	specs := cfg.members
+	if len(specs) > 1 && cfg.tiles.on() {
+		return nil, badArg("Fit: WithTiles applies to single-member models, not to ensembles (WithMembers)")
+	}
 	if len(specs) > 1 && (cfg.imageThreshold > 0 || cfg.pixelThreshold > 0) {
 		return nil, badArg("Fit: WithThresholds applies to single-member models; an ensemble's scores are set by its calibration")
 	}
@@ -287,7 +299,8 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 		mf.store.close()
 		mf.store, mf.stream, mf.cand32, mf.cand16 = nil, nil, nil, nil
 	}
-	f.m = &Model{cfg: modelConfig{Preset: f.cfg.preset, Seed: f.cfg.seed, NTrain: len(f.used), Members: len(f.members), Skipped: len(f.bad)}}
+	f.m = &Model{cfg: modelConfig{Preset: f.cfg.preset, Seed: f.cfg.seed, NTrain: len(f.used), Members: len(f.members),
+		Skipped: len(f.bad), Tiles: f.cfg.tiles}}
 	for _, mf := range f.members {
 		f.m.members = append(f.m.members, mf.mb)
 	}
@@ -332,6 +345,7 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 	}
 	keepAll := mf.cfg.Position || mf.cfg.Neighborhood
 	var used []int
+	nSample := 0
 	for _, i := range images {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -355,38 +369,52 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 		if first && len(f.bad) > 0 && !f.cfg.skipBad {
 			continue // only reading the rest, to report every unreadable image
 		}
-		feats, err := mf.bb.Features(ctx, img, mf.pp)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return &ImageError{Index: i, Err: err}
-		}
-		if feats.H != mf.cfg.GridH || feats.W != mf.cfg.GridW {
-			return fmt.Errorf("image %d gave a %dx%d grid, expected %dx%d", i, feats.W, feats.H, mf.cfg.GridW, mf.cfg.GridH)
-		}
-		if mf.stream == nil {
-			slots := len(images)
-			if !keepAll {
-				slots = len(calSet)
-			}
-			if err := mf.allocate(f, feats.D, len(images), slots); err != nil {
-				return err
-			}
-		}
 		j := len(used)
-		if err := mf.add(ctx, f, j, feats.Data); err != nil {
-			return err
+		b := img.Bounds()
+		rects := []image.Rectangle{image.Rect(0, 0, b.Dx(), b.Dy())}
+		if f.cfg.tiles.on() {
+			rects = f.cfg.tiles.rects(b.Dx(), b.Dy())
 		}
-		if keepAll || calSet[i] {
-			mf.slot[j] = len(mf.slot)
-			if err := mf.store.set(mf.slot[j], feats.Data); err != nil {
+		for _, r := range rects {
+			in := img
+			if f.cfg.tiles.on() {
+				in = crop(img, r)
+			}
+			feats, err := mf.bb.Features(ctx, in, mf.pp)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return &ImageError{Index: i, Err: err}
+			}
+			if feats.H != mf.cfg.GridH || feats.W != mf.cfg.GridW {
+				return fmt.Errorf("image %d gave a %dx%d grid, expected %dx%d", i, feats.W, feats.H, mf.cfg.GridW, mf.cfg.GridH)
+			}
+			if mf.stream == nil {
+				n := len(images) * len(rects) // an estimate with tiles: images may differ in size
+				slots := n
+				if !keepAll {
+					slots = len(calSet) * len(rects)
+				}
+				if err := mf.allocate(f, feats.D, n, slots); err != nil {
+					return err
+				}
+			}
+			if err := mf.add(ctx, f, nSample, feats.Data); err != nil {
 				return err
 			}
+			if keepAll || calSet[i] {
+				if err := mf.keep(f, nSample, feats.Data); err != nil {
+					return err
+				}
+			}
+			if first {
+				f.samples = append(f.samples, sample{image: j, rect: r})
+			}
+			nSample++
 		}
 		used = append(used, i)
 		if first {
-			b := img.Bounds()
 			f.sizes = append(f.sizes, [2]int{b.Dx(), b.Dy()})
 		}
 		f.report(Progress{Stage: StageFeatures, Done: len(used), Total: len(images)})
@@ -396,16 +424,32 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 			return &ImagesError{Total: f.n, Errors: f.bad}
 		}
 		f.used = used
+		f.imageSamples = make([][]int, len(used))
+		for s, sm := range f.samples {
+			f.imageSamples[sm.image] = append(f.imageSamples[sm.image], s)
+		}
 		for j, i := range used {
 			if calSet[i] {
 				f.cal = append(f.cal, j)
 			}
 		}
 	}
-	mf.total = len(f.used) * mf.rows
+	mf.total = len(f.samples) * mf.rows
 	mf.k = min(coreset.Size(mf.cfg.Ratio, mf.total), mf.stream.Candidates())
 	mf.nDist = min(f.cfg.maxDist, mf.k)
 	return nil
+}
+
+// keep stores sample s's full features for the later passes, growing the
+// store when tiles made the first estimate of the samples too small.
+func (mf *memberFitter) keep(f *fitter, s int, x []float32) error {
+	if len(mf.slot) == mf.store.slots {
+		if err := mf.store.grow(f.cfg.memBudget/2, f.cfg.tempDir); err != nil {
+			return err
+		}
+	}
+	mf.slot[s] = len(mf.slot)
+	return mf.store.set(mf.slot[s], x)
 }
 
 // allocate makes the member's projection, coreset stream, candidate
@@ -489,11 +533,11 @@ func (mf *memberFitter) candidate(c int, dst []float32) {
 	copy(dst, mf.cand32[c*mf.dim:(c+1)*mf.dim])
 }
 
-// image returns used image j's full features from the store.
+// image returns sample j's full features from the store.
 func (mf *memberFitter) image(j int, buf []float32) ([]float32, error) {
 	s, ok := mf.slot[j]
 	if !ok {
-		return nil, fmt.Errorf("internal: image %d's features were not kept", j)
+		return nil, fmt.Errorf("internal: sample %d's features were not kept", j)
 	}
 	return mf.store.image(s, buf)
 }
@@ -534,7 +578,7 @@ func (mf *memberFitter) assign(f *fitter) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var hb *position.Builder
 		var err error
-		c, n := mf.cfg, len(f.used)
+		c, n := mf.cfg, len(f.samples)
 		if c.Position {
 			if hb, err = position.NewBuilder(c.GridH, c.GridW, mf.k, c.Radius); err != nil {
 				return err
@@ -582,7 +626,7 @@ func (mf *memberFitter) assign(f *fitter) func(context.Context) error {
 func (mf *memberFitter) neighborhood(f *fitter) func(context.Context) error {
 	return func(ctx context.Context) error {
 		nc := mf.nbCfg
-		n := len(f.used)
+		n := len(f.samples)
 		userProgress := nc.Progress
 		epochs := cmp.Or(nc.Epochs, neighborhood.DefaultEpochs)
 		nc.Progress = func(e neighborhood.Epoch) {
@@ -649,36 +693,53 @@ func (mf *memberFitter) calibrationMaps(f *fitter) func(context.Context) error {
 		if len(f.cal) < 2 {
 			return nil // see fitter.calibrate
 		}
-		own := make([][]int32, len(f.used))
+		own := make([][]int32, len(f.used)) // each image's elements, from any of its samples
 		for c, r := range mf.order {
-			i := r / mf.rows
-			own[i] = append(own[i], int32(c))
+			j := f.samples[r/mf.rows].image
+			own[j] = append(own[j], int32(c))
 		}
 		iw, ih := mf.cfg.ResizeW, mf.cfg.ResizeH
 		if mf.cfg.CropW > 0 {
 			iw, ih = mf.cfg.CropW, mf.cfg.CropH
 		}
-		imgs := f.cal
 		buf := make([]float32, mf.rows*mf.dim)
-		for j, i := range imgs {
+		for n, j := range f.cal {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			feats, err := mf.image(i, buf)
-			if err != nil {
-				return err
+			var tileMaps [][]float32
+			var rects []image.Rectangle
+			var mp []float32
+			var score float32
+			for _, s := range f.imageSamples[j] {
+				feats, err := mf.image(s, buf)
+				if err != nil {
+					return err
+				}
+				patches, err := mf.mb.patchScores(ctx, feats, own[j])
+				if err != nil {
+					return err
+				}
+				mp, score = mf.mb.inputMap(patches, iw, ih)
+				if f.cfg.tiles.on() {
+					r := f.samples[s].rect
+					g, err := mf.bb.Geometry(r.Dx(), r.Dy(), mf.pp)
+					if err != nil {
+						return err
+					}
+					tileMaps, rects = append(tileMaps, g.ToSource(mp)), append(rects, r)
+				}
 			}
-			patches, err := mf.mb.patchScores(ctx, feats, own[i])
-			if err != nil {
-				return err
+			if f.cfg.tiles.on() {
+				mp = f.cfg.tiles.stitch(rects, tileMaps, f.sizes[j][0], f.sizes[j][1])
+				score = maxOf(mp)
 			}
-			mp, score := mf.mb.inputMap(patches, iw, ih)
 			mf.calScores = append(mf.calScores, float64(score))
 			mf.calPixels = appendPixelSample(mf.calPixels, mp)
 			if len(f.members) > 1 {
 				mf.calMaps = append(mf.calMaps, mp)
 			}
-			f.report(Progress{Stage: StageCalibrate, Done: j + 1, Total: len(imgs)})
+			f.report(Progress{Stage: StageCalibrate, Done: n + 1, Total: len(f.cal)})
 		}
 		return nil
 	}

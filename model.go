@@ -33,6 +33,7 @@ type modelConfig struct {
 	NTrain  int    `json:"n_train"`
 	Members int    `json:"members"`
 	Skipped int    `json:"skipped_images,omitempty"` // training images left out as unreadable (WithSkipBadImages)
+	Tiles   tiling `json:"tiles"`
 }
 
 // pickRef returns the index of the member with the largest input.
@@ -117,6 +118,9 @@ func (m *Model) Geometry(w, h int) (backbone.Geometry, error) {
 	if m == nil || len(m.members) == 0 {
 		return backbone.Geometry{}, ErrNotFitted
 	}
+	if m.cfg.Tiles.on() { // maps are at the original size
+		return backbone.Geometry{SrcW: w, SrcH: h, ResizedW: w, ResizedH: h, InputW: w, InputH: h}, nil
+	}
 	mb := m.members[m.ref]
 	return mb.bb.Geometry(w, h, mb.preprocess())
 }
@@ -190,6 +194,9 @@ func (m *Model) scoreRaw(ctx context.Context, img image.Image) (*Result, error) 
 	}
 	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, &ImageError{Index: -1, Err: badArg("Score: empty image (%dx%d)", b.Dx(), b.Dy())}
+	}
+	if m.cfg.Tiles.on() {
+		return m.scoreTiledRaw(ctx, img)
 	}
 	maps := make([]*memberMap, len(m.members))
 	errs := make([]error, len(m.members))

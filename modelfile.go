@@ -323,6 +323,9 @@ func decodeSections(secs []section) (*Model, error) {
 	if !seen[secConfig] {
 		return nil, &FormatError{Msg: fmt.Sprintf("the %q section is missing", secConfig)}
 	}
+	if t := m.cfg.Tiles; t.Size < 0 || t.Overlap < 0 || (t.on() && (t.Size < 32 || t.Overlap >= t.Size/2 || len(members) != 1)) {
+		return nil, &FormatError{Msg: fmt.Sprintf("bad tiling %+v for %d members", t, len(members))}
+	}
 	if m.cfg.Members != len(members) || len(members) == 0 {
 		return nil, &FormatError{Msg: fmt.Sprintf("the settings declare %d members, the file holds %d", m.cfg.Members, len(members))}
 	}

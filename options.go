@@ -83,6 +83,7 @@ type config struct {
 	imageThreshold   float64 // explicit thresholds (raw score units); 0 = derived
 	pixelThreshold   float64
 	members          []Member // an ensemble's members; nil = one member, the backbone above
+	tiles            tiling
 	skipBad          bool     // leave unreadable training images out
 }
 
@@ -454,4 +455,25 @@ func WithMembers(members ...Member) Option {
 // *ImagesError listing all the unreadable ones.
 func WithSkipBadImages(skip bool) Option {
 	return func(c *config) error { c.skipBad = skip; return nil }
+}
+
+// WithTiles makes the model see images in overlapping square tiles of
+// size x size original pixels (overlap pixels shared by neighbours), each
+// resized to the model's input size, instead of shrinking the whole image:
+// a high-resolution camera's small defects are then seen at full
+// resolution (size = the input size, 480 at PresetDefault, means no
+// resizing at all). Fit learns from the tiles of the good images; Score
+// scores every tile and blends their maps over the overlaps into one map at
+// the original size (no seams), where the regions are found. Images
+// smaller than a tile are one tile. The position part, when on, learns
+// positions within a tile. A tiled model is a single member (no
+// WithMembers); its Result.Map is at the original size.
+func WithTiles(size, overlap int) Option {
+	return func(c *config) error {
+		if size < 32 || size > 8192 || overlap < 0 || overlap >= size/2 {
+			return badArg("WithTiles(%d, %d): want a size in [32, 8192] and 0 <= overlap < size/2", size, overlap)
+		}
+		c.tiles = tiling{Size: size, Overlap: overlap}
+		return nil
+	}
 }

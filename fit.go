@@ -105,15 +105,15 @@ type fitter struct {
 	load   func(int) (image.Image, error)
 	report func(Progress)
 
-	members []*memberFitter
-	used    []int    // indices of the training images fitted on (all but the unreadable)
-	sizes   [][2]int // original size of each used image
-	cal     []int    // positions in used of the calibration images
-	samples []sample // what the backbone sees: each used image, or each tile of each (WithTiles)
-	imageSamples [][]int // each used image's samples
-	bad     []*ImageError
-	m       *Model
-	times   []StageTime
+	members      []*memberFitter
+	used         []int    // indices of the training images fitted on (all but the unreadable)
+	sizes        [][2]int // original size of each used image
+	cal          []int    // positions in used of the calibration images
+	samples      []sample // what the backbone sees: each used image, or each tile of each (WithTiles)
+	imageSamples [][]int  // each used image's samples
+	bad          []*ImageError
+	m            *Model
+	times        []StageTime
 }
 
 // sample is one backbone input of Fit: a used image (its position in

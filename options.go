@@ -84,7 +84,7 @@ type config struct {
 	pixelThreshold   float64
 	members          []Member // an ensemble's members; nil = one member, the backbone above
 	tiles            tiling
-	skipBad          bool     // leave unreadable training images out
+	skipBad          bool // leave unreadable training images out
 }
 
 // defaultConfig returns the settings of preset p before any other option.

@@ -7,8 +7,12 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/x/pni/backbone"
+	"github.com/x/pni/refine"
 )
 
 // TestCalibrationKnownQuantiles checks the image threshold on synthetic
@@ -393,5 +397,82 @@ func TestEnsemble(t *testing.T) {
 	}
 	if _, err := Fit(ctx, train, append(opts, WithThresholds(3, 0))...); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("explicit thresholds on an ensemble: %v", err)
+	}
+}
+
+// TestRefine attaches the PyTorch-made tiny refinement net to a calibrated
+// model: Refine gives the blend of the net's map and the model's, the
+// refined result decides from its own map, the net round-trips through the
+// model file, and auto refinement makes Score refine by itself.
+func TestRefine(t *testing.T) {
+	train := make([]image.Image, 8)
+	for i := range train {
+		train[i] = noisy(texture(i%4, false), uint64(i))
+	}
+	ctx := context.Background()
+	m, err := Fit(ctx, train, tinyOpts(WithNeighborhood(false))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := noisy(texture(2, true), 99)
+	r, err := m.Score(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Refine(ctx, img, r); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Refine without a net: %v", err)
+	}
+	net, err := refine.Load(filepath.Join("refine", "testdata", "tiny_refiner.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetRefiner(net, 0.5, false); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := m.Refine(ctx, img, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// By hand: the net at its 48x64 working size on the image and the
+	// resampled normalised map, blended half and half.
+	w, h := net.Size()
+	pp := backbone.Preprocess{ResizeW: w, ResizeH: h}
+	in, _ := m.members[0].bb.Input(img, pp)
+	g, _ := pp.Geometry(64, 64)
+	src := backbone.Geometry{SrcW: 64, SrcH: 64, ResizedW: 64, ResizedH: 64, InputW: 64, InputH: 64}
+	amap := src.Resample(r.NormMap, g)
+	pred, _ := net.Run(ctx, in, amap)
+	for i := range amap {
+		amap[i] = 0.5*amap[i] + 0.5*pred[i]
+	}
+	want := g.ToSource(amap)
+	for _, p := range []int{0, 100, 2000, 4095} {
+		if math.Abs(float64(rr.NormMap[p]-want[p])) > 1e-4 {
+			t.Errorf("refined NormMap[%d] = %v, want %v", p, rr.NormMap[p], want[p])
+		}
+	}
+	if rr.Score != maxOf(rr.Map) || rr.Anomalous != (rr.Normalized > 0.5) || &rr.Map[0] == &r.Map[0] {
+		t.Errorf("refined result inconsistent: score %v, max map %v, anomalous %v, normalized %v", rr.Score, maxOf(rr.Map), rr.Anomalous, rr.Normalized)
+	}
+	var a, b bytes.Buffer
+	m.Save(&a)
+	m2, err := Load(bytes.NewReader(a.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.Save(&b)
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("refined model: Save(Load(Save(m))) differs")
+	}
+	r2, _ := m2.Score(ctx, img)
+	if rr2, err := m2.Refine(ctx, img, r2); err != nil || rr2.Score != rr.Score {
+		t.Errorf("the loaded model refines differently: %v", err)
+	}
+	m2.SetRefiner(net, 0.5, true)
+	if auto, _ := m2.Score(ctx, img); auto.Score != rr.Score {
+		t.Error("auto refinement: Score does not refine")
+	}
+	if err := m.SetRefiner(net, 2, false); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("blend 2: %v", err)
 	}
 }

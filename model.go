@@ -21,7 +21,8 @@ type Model struct {
 	members []*member
 	ref     int // the member whose input frame an ensemble's maps are combined in (the largest input)
 
-	cal atomic.Pointer[calibration] // nil when not calibrated; swapped whole by Calibrate
+	cal    atomic.Pointer[calibration] // nil when not calibrated; swapped whole by Calibrate
+	refine atomic.Pointer[refiner]     // nil without a refinement net
 
 	fitTimes []StageTime // Fit's stage timings; nil for a loaded model
 }
@@ -179,6 +180,9 @@ func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
 	}
 	if c := m.cal.Load(); c != nil {
 		c.decide(r)
+		if rf := m.refine.Load(); rf != nil && rf.Auto {
+			return m.refineWith(ctx, rf, c, img, r)
+		}
 	}
 	return r, nil
 }

@@ -58,6 +58,7 @@ type section struct {
 const (
 	secConfig       = "config"
 	secCalibration  = "calibration"
+	secRefine       = "refine"
 	secMember       = "member."
 	partConfig      = "config"
 	partBackbone    = "backbone"
@@ -92,6 +93,13 @@ func (m *Model) sections() ([]section, error) {
 			return nil, err
 		}
 		secs = append(secs, section{name: secCalibration, description: "thresholds and how good parts score (JSON)", payload: b})
+	}
+	if rf := m.refine.Load(); rf != nil {
+		b, err := rf.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{name: secRefine, description: "a pixel-wise refinement net (ONNX)", payload: b})
 	}
 	return secs, nil
 }
@@ -313,6 +321,12 @@ func decodeSections(secs []section) (*Model, error) {
 				return nil, bad(s.name, err)
 			}
 			m.cal.Store(c)
+		case secRefine:
+			rf := &refiner{}
+			if err := rf.UnmarshalBinary(s.payload); err != nil {
+				return nil, bad(s.name, err)
+			}
+			m.refine.Store(rf)
 		default:
 			if s.optional {
 				continue
@@ -350,6 +364,9 @@ func decodeSections(secs []section) (*Model, error) {
 			return nil, &FormatError{Msg: fmt.Sprintf("member %d: embedded backbone", i), Err: err}
 		}
 		mb.bb = bb
+	}
+	if m.refine.Load() != nil && m.cal.Load() == nil {
+		return nil, &FormatError{Msg: "a refinement net without a calibration"}
 	}
 	if c := m.cal.Load(); c != nil && c.Linear != (len(members) > 1) {
 		return nil, &FormatError{Msg: "the calibration does not match the number of members"}

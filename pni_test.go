@@ -459,11 +459,11 @@ func TestModelFileSections(t *testing.T) {
 	}
 
 	newer := rewrite(t, data, func(s []section) []section {
-		return append(s, section{name: "refine", description: "a pixel-wise refinement net", payload: []byte{1, 2}})
+		return append(s, section{name: "illumination", description: "a lighting model", payload: []byte{1, 2}})
 	})
 	_, err = Unmarshal(newer)
 	var ue *UnsupportedError
-	if !errors.As(err, &ue) || ue.Section != "refine" || !strings.Contains(err.Error(), "refinement net") {
+	if !errors.As(err, &ue) || ue.Section != "illumination" || !strings.Contains(err.Error(), "lighting model") {
 		t.Errorf("unknown section: got %v, want an *UnsupportedError naming it", err)
 	}
 	path := filepath.Join(t.TempDir(), "newer.pni")

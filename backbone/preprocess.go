@@ -274,3 +274,15 @@ func unpremul(c, a uint32) uint16 {
 	}
 	return uint16(v)
 }
+
+// Input returns img as the network input under p: 3 x InputH x InputW
+// values (planes R, G, B), normalised with the model's mean and std as
+// Features does. Other networks that take the backbone's input (a
+// refinement net) use it.
+func (m *Model) Input(img image.Image, p Preprocess) ([]float32, error) {
+	t, err := m.inputTensor(img, p)
+	if err != nil {
+		return nil, err
+	}
+	return t.Data, nil
+}

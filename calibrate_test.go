@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -474,5 +475,62 @@ func TestRefine(t *testing.T) {
 	}
 	if err := m.SetRefiner(net, 2, false); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("blend 2: %v", err)
+	}
+}
+
+// TestRefinementSamplesCrossFit checks the cross-fitting: every sample's map
+// comes from a model that was not fitted on its image, the folds cover the
+// images, each image gives one clean sample and defective ones whose masks
+// mark something, and the maps see the defects.
+func TestRefinementSamplesCrossFit(t *testing.T) {
+	imgs := make([]image.Image, 8)
+	for i := range imgs {
+		imgs[i] = noisy(texture(i%4, false), uint64(i))
+	}
+	var samples []RefinementSample
+	err := RefinementSamples(context.Background(), imgs, RefinementSamplesConfig{Folds: 2, PerImage: 3, Size: 32, Seed: 3},
+		func(s RefinementSample) error { samples = append(samples, s); return nil }, tinyOpts(WithNeighborhood(false))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 8*3 {
+		t.Fatalf("%d samples, want 24", len(samples))
+	}
+	seen := map[int]int{}
+	var cleanMax, defectMax []float32
+	for _, s := range samples {
+		if slices.Contains(s.ModelImages, s.Source) {
+			t.Errorf("sample of image %d scored by a model fitted on it (%v)", s.Source, s.ModelImages)
+		}
+		if len(s.ModelImages) != 4 {
+			t.Errorf("fold %d's model saw %d images, want 4", s.Fold, len(s.ModelImages))
+		}
+		if len(s.Image) != 3*32*32 || len(s.Map) != 32*32 || len(s.Mask) != 32*32 {
+			t.Fatalf("sample sizes %d %d %d", len(s.Image), len(s.Map), len(s.Mask))
+		}
+		area := float32(0)
+		for _, v := range s.Mask {
+			area += v
+		}
+		if (s.Generator == "") != (area == 0) {
+			t.Errorf("image %d: generator %q with mask area %v", s.Source, s.Generator, area)
+		}
+		if s.Generator == "" {
+			cleanMax = append(cleanMax, maxOf(s.Map))
+		} else {
+			defectMax = append(defectMax, maxOf(s.Map))
+		}
+		seen[s.Source]++
+	}
+	if len(seen) != 8 {
+		t.Errorf("samples cover %d images, want 8", len(seen))
+	}
+	slices.Sort(cleanMax)
+	slices.Sort(defectMax)
+	if med := defectMax[len(defectMax)/2]; !(med > cleanMax[len(cleanMax)/2]) {
+		t.Errorf("median map peak: defects %v, clean %v", med, cleanMax[len(cleanMax)/2])
+	}
+	if err := RefinementSamples(context.Background(), imgs[:3], RefinementSamplesConfig{}, func(RefinementSample) error { return nil }, tinyOpts()...); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("3 images, 2 folds: %v", err)
 	}
 }

@@ -137,7 +137,9 @@ type memberFitter struct {
 	total, k, nDist int
 	dim             int
 	proj            *coreset.Projection
-	stream          *coreset.Stream // the two-level coreset's candidates
+	exact           bool            // the exact greedy over every row (affordable), else the two-level one
+	zAll            []float32       // exact: every row's projection
+	stream          *coreset.Stream // two-level: the candidates
 	candRow         []int32         // each candidate's training row (image position in used x rows + row)
 	cand32          []float32       // the candidates' full features, float32 ...
 	cand16          []uint16        // ... or float16 (when float32 would take over a quarter of the budget)
@@ -346,6 +348,7 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 	keepAll := mf.cfg.Position || mf.cfg.Neighborhood
 	var used []int
 	nSample := 0
+	allocated := false
 	for _, i := range images {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -390,8 +393,10 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 			if feats.H != mf.cfg.GridH || feats.W != mf.cfg.GridW {
 				return fmt.Errorf("image %d gave a %dx%d grid, expected %dx%d", i, feats.W, feats.H, mf.cfg.GridW, mf.cfg.GridH)
 			}
-			if mf.stream == nil {
+			if !allocated {
 				n := len(images) * len(rects) // an estimate with tiles: images may differ in size
+				mf.exact = f.exactAffordable(mf, n)
+				keepAll = keepAll || mf.exact // the exact greedy's bank rows are read back from the store
 				slots := n
 				if !keepAll {
 					slots = len(calSet) * len(rects)
@@ -399,6 +404,7 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 				if err := mf.allocate(f, feats.D, n, slots); err != nil {
 					return err
 				}
+				allocated = true
 			}
 			if err := mf.add(ctx, f, nSample, feats.Data); err != nil {
 				return err
@@ -435,9 +441,33 @@ func (f *fitter) features(ctx context.Context, mf *memberFitter) error {
 		}
 	}
 	mf.total = len(f.samples) * mf.rows
-	mf.k = min(coreset.Size(mf.cfg.Ratio, mf.total), mf.stream.Candidates())
+	mf.k = coreset.Size(mf.cfg.Ratio, mf.total)
+	if !mf.exact {
+		mf.k = min(mf.k, mf.stream.Candidates())
+	}
 	mf.nDist = min(f.cfg.maxDist, mf.k)
 	return nil
+}
+
+// exactWork bounds the exact greedy's work (rows x coreset size): the
+// shared sets' largest, 756k patches x 7.6k at 480 px, is 5.7e9 and takes
+// about 20 s on 2 cores; past the bound Fit runs the two-level coreset,
+// whose cost grows linearly with the number of images.
+const exactWork = 1e10
+
+// exactAffordable reports whether the exact greedy fits the work bound and
+// the budget (every row's projection in a quarter of it) for n samples.
+func (f *fitter) exactAffordable(mf *memberFitter, n int) bool {
+	if f.cfg.forceStream {
+		return false
+	}
+	rows := int64(n) * int64(mf.rows)
+	k := int64(coreset.Size(mf.cfg.Ratio, int(rows)))
+	r := int64(f.cfg.projDim)
+	if r <= 0 {
+		r = 1024
+	}
+	return float64(rows)*float64(k) <= exactWork && rows*r*4 <= f.cfg.memBudget/4
 }
 
 // keep stores sample s's full features for the later passes, growing the
@@ -463,14 +493,19 @@ func (mf *memberFitter) allocate(f *fitter, dim, n, slots int) error {
 			return err
 		}
 	}
-	mf.stream = &coreset.Stream{R: r, Ratio: mf.cfg.Ratio, Seed: f.cfg.seed}
 	budget := f.cfg.memBudget
-	// The candidates: at most Oversample x ratio of all rows.
-	estCand := int64(math.Ceil(coreset.DefaultOversample*mf.cfg.Ratio*float64(mf.rows))) * int64(n)
-	if estCand*int64(dim)*4 > budget/4 {
-		mf.cand16 = make([]uint16, 0, estCand*int64(dim))
+	estCand := int64(0)
+	if mf.exact {
+		mf.zAll = make([]float32, 0, int64(n)*int64(mf.rows)*int64(r))
 	} else {
-		mf.cand32 = make([]float32, 0, estCand*int64(dim))
+		mf.stream = &coreset.Stream{R: r, Ratio: mf.cfg.Ratio, Seed: f.cfg.seed}
+		// The candidates: at most Oversample x ratio of all rows.
+		estCand = int64(math.Ceil(coreset.DefaultOversample*mf.cfg.Ratio*float64(mf.rows))) * int64(n)
+		if estCand*int64(dim)*4 > budget/4 {
+			mf.cand16 = make([]uint16, 0, estCand*int64(dim))
+		} else {
+			mf.cand32 = make([]float32, 0, estCand*int64(dim))
+		}
 	}
 	if mf.store, err = newFeatureStore(slots, mf.rows, dim, budget/2, f.cfg.tempDir); err != nil {
 		return err
@@ -480,20 +515,31 @@ func (mf *memberFitter) allocate(f *fitter, dim, n, slots int) error {
 	if mf.cand16 != nil {
 		kind = "float16"
 	}
+	coreDesc := fmt.Sprintf("exact coreset over every patch (%.0f MB of projections)", float64(cap(mf.zAll))*4/1e6)
+	if !mf.exact {
+		per := 4.0
+		if mf.cand16 != nil {
+			per = 2
+		}
+		coreDesc = fmt.Sprintf("two-level coreset, candidates (%s) up to %.0f MB", kind, float64(estCand)*float64(dim)*per/1e6)
+	}
 	f.report(Progress{Stage: StageFeatures, Done: 0, Total: n, Message: fmt.Sprintf(
-		"member %d: %d images x %dx%d grid x %d dims; coreset candidates (%s) up to %.0f MB, %d images' features kept (%s, %.0f MB)",
-		mf.index, n, mf.cfg.GridW, mf.cfg.GridH, dim, kind, float64(estCand)*float64(dim)*map[bool]float64{true: 2, false: 4}[mf.cand16 != nil]/1e6,
-		slots, mf.store.kind(), float64(mf.store.bytes())/1e6)})
+		"member %d: %d images x %dx%d grid x %d dims; %s; %d images' features kept (%s, %.0f MB)",
+		mf.index, n, mf.cfg.GridW, mf.cfg.GridH, dim, coreDesc, slots, mf.store.kind(), float64(mf.store.bytes())/1e6)})
 	return nil
 }
 
 // add runs one image's features (rows x dim) through the coreset's first
 // level and keeps the candidates' features.
 func (mf *memberFitter) add(ctx context.Context, f *fitter, j int, x []float32) error {
-	z := x // exact greedy: in the full dimension
+	z := x // no projection: in the full dimension
 	if mf.proj != nil {
 		z = make([]float32, mf.rows*mf.proj.R)
 		mf.proj.Apply(x, mf.rows, z)
+	}
+	if mf.exact {
+		mf.zAll = append(mf.zAll, z...)
+		return nil
 	}
 	keep, err := mf.stream.Add(ctx, z, mf.rows)
 	if err != nil {
@@ -547,20 +593,39 @@ func (mf *memberFitter) image(j int, buf []float32) ([]float32, error) {
 // bank.
 func (mf *memberFitter) coreset(f *fitter) func(context.Context) error {
 	return func(ctx context.Context) error {
-		order, err := mf.stream.Select(ctx, mf.k, func(done, tot int) {
-			f.report(Progress{Stage: StageCoreset, Done: done, Total: tot})
-		})
-		if err != nil {
-			return err
-		}
+		progress := func(done, tot int) { f.report(Progress{Stage: StageCoreset, Done: done, Total: tot}) }
 		emb := make([]float32, mf.k*mf.dim)
-		mf.order = make([]int, len(order))
-		for j, c := range order {
-			mf.candidate(c, emb[j*mf.dim:(j+1)*mf.dim])
-			mf.order[j] = int(mf.candRow[c])
+		var nc int
+		if mf.exact {
+			r := len(mf.zAll) / mf.total
+			order, err := coreset.Greedy{Seed: f.cfg.seed, Progress: progress}.SelectProjected(ctx, mf.zAll, mf.total, r, mf.k)
+			if err != nil {
+				return err
+			}
+			mf.zAll = nil
+			buf := make([]float32, mf.rows*mf.dim)
+			for j, row := range order {
+				x, err := mf.image(row/mf.rows, buf)
+				if err != nil {
+					return err
+				}
+				q := row % mf.rows
+				copy(emb[j*mf.dim:(j+1)*mf.dim], x[q*mf.dim:(q+1)*mf.dim])
+			}
+			mf.order, nc = order, mf.total
+		} else {
+			order, err := mf.stream.Select(ctx, mf.k, progress)
+			if err != nil {
+				return err
+			}
+			mf.order = make([]int, len(order))
+			for j, c := range order {
+				mf.candidate(c, emb[j*mf.dim:(j+1)*mf.dim])
+				mf.order[j] = int(mf.candRow[c])
+			}
+			nc = mf.stream.Candidates()
+			mf.stream, mf.cand32, mf.cand16, mf.candRow = nil, nil, nil, nil
 		}
-		nc := mf.stream.Candidates()
-		mf.stream, mf.cand32, mf.cand16, mf.candRow = nil, nil, nil, nil
 		bk, err := newBank(emb, mf.k, mf.dim, mf.nDist)
 		if err != nil {
 			return err

@@ -85,6 +85,7 @@ type config struct {
 	members          []Member // an ensemble's members; nil = one member, the backbone above
 	tiles            tiling
 	skipBad          bool // leave unreadable training images out
+	forceStream      bool // tests: the two-level coreset even where the exact one is affordable
 }
 
 // defaultConfig returns the settings of preset p before any other option.

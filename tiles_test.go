@@ -146,3 +146,24 @@ func TestTilesFindSmallDefect(t *testing.T) {
 		t.Error("the loaded tiled model scores differently")
 	}
 }
+
+// withTwoLevel makes Fit use the two-level coreset even where the exact one
+// is affordable.
+func withTwoLevel() Option { return func(c *config) error { c.forceStream = true; return nil } }
+
+// TestFitTwoLevelCoreset fits with the two-level coreset (what large sets
+// get) and checks that the model finds the defect as the exact one does,
+// with a bank of the same size.
+func TestFitTwoLevelCoreset(t *testing.T) {
+	exact := fitTiny(t, WithNeighborhood(false))
+	two := fitTiny(t, WithNeighborhood(false), withTwoLevel())
+	if two.Info().EmbSize != exact.Info().EmbSize {
+		t.Errorf("bank sizes %d (two-level) vs %d (exact)", two.Info().EmbSize, exact.Info().EmbSize)
+	}
+	ctx := context.Background()
+	good, _ := two.Score(ctx, texture(3, false))
+	bad, _ := two.Score(ctx, texture(3, true))
+	if !(bad.Score > good.Score) {
+		t.Errorf("two-level coreset: defect %v not above normal %v", bad.Score, good.Score)
+	}
+}

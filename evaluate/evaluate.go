@@ -11,14 +11,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/x/pni"
 	"github.com/x/pni/backbone"
 	"github.com/x/pni/imageio"
+	"github.com/x/pni/internal/procstat"
 	"github.com/x/pni/metrics"
 	"github.com/x/pni/mvtec"
 )
@@ -295,21 +294,7 @@ func measure(kind string, rs []Scored, masks bool, limit float64) Metrics {
 
 // PeakRSSMB is the process's peak resident set size in MiB (VmHWM from
 // /proc/self/status), or NaN where that is not available.
-func PeakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return math.NaN()
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, err := strconv.ParseFloat(f[1], 64)
-			if err == nil {
-				return kb / 1024
-			}
-		}
-	}
-	return math.NaN()
-}
+func PeakRSSMB() float64 { return procstat.PeakRSSMB() }
 
 // bar draws a one-line progress bar.
 type bar struct {

@@ -79,6 +79,53 @@ func TestGridPipeline(t *testing.T) {
 	pos := runSet(t, "mvtec_ad/grid", pni.WithPreset(pni.PresetMVTec), pni.WithNeighborhood(false))
 	checkFloors(t, "grid mvtec position", pos.Overall, floors{0.86, 0.928, 0.71})
 	checkPositionGain(t, 0, rep.Overall, pos.Overall)
+	// The calibrated decision at the default knob (measured: 0 of 3 good
+	// images flagged, 4 of 11 defects caught).
+	checkDecision(t, "grid mvtec position", pos.Overall, decision{maxFalseRejects: 0.34, minCaught: 0.3})
+}
+
+type decision struct {
+	maxFalseRejects, minCaught, minRegionF1 float64
+}
+
+// checkDecision asserts the calibrated decision's floors: the fraction of
+// good test images flagged, of defective ones caught, and the regions'
+// pixel F1.
+func checkDecision(t *testing.T, name string, m Metrics, d decision) {
+	t.Helper()
+	t.Logf("%s: good flagged %.3f, caught %.3f, region F1 %.3f, threshold F1 %.3f", name, m.FalseRejects, m.Caught, m.RegionF1, m.ThresholdF1)
+	if !(m.FalseRejects <= d.maxFalseRejects) {
+		t.Errorf("%s: %.3f of the good images flagged, above %.3f", name, m.FalseRejects, d.maxFalseRejects)
+	}
+	if !(m.Caught >= d.minCaught) {
+		t.Errorf("%s: %.3f of the defects caught, below %.3f", name, m.Caught, d.minCaught)
+	}
+	if d.minRegionF1 > 0 && !(m.RegionF1 >= d.minRegionF1) {
+		t.Errorf("%s: region F1 %.3f below %.3f", name, m.RegionF1, d.minRegionF1)
+	}
+}
+
+// TestDefaultPresetDecisions runs every shared set at the default preset
+// and checks accuracy and the calibrated decision at the default knob
+// against floors just under the measured figures (README, "Deciding").
+func TestDefaultPresetDecisions(t *testing.T) {
+	testenv.Long(t)
+	for _, c := range []struct {
+		set string
+		f   floors
+		d   decision
+	}{
+		// measured: I 1.0, P .9945, AUPRO .9527; 0/3 flagged, .909 caught, region F1 .362
+		{"mvtec_ad/grid", floors{0.99, 0.992, 0.94}, decision{0.34, 0.85, 0.33}},
+		// measured: I .8694, P .9964, AUPRO .9835; .08 flagged, .621 caught, region F1 .310
+		{"mvtec3d_tire", floors{0.85, 0.995, 0.978}, decision{0.13, 0.55, 0.28}},
+		// measured: I 1.0; .05 flagged, 1.0 caught
+		{"mvtec_ad/bottle", floors{0.99, 0, 0}, decision{0.11, 0.99, 0}},
+	} {
+		rep := runSet(t, c.set, pni.WithPreset(pni.PresetDefault))
+		checkFloors(t, c.set+" default", rep.Overall, c.f)
+		checkDecision(t, c.set+" default", rep.Overall, c.d)
+	}
 }
 
 // checkPositionGain asserts the position part's gain on grid that held at

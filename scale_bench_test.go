@@ -1,6 +1,7 @@
 package pni
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"image"
@@ -57,8 +58,8 @@ func augmented(base []string, i int) (image.Image, error) {
 	return out, nil
 }
 
-// BenchmarkFitScale fits PNI_FIT_N images (default 200) at the default
-// preset, built from the shared tire set by augmented, and reports Fit's
+// BenchmarkFitScale fits PNI_FIT_N images (default 200) at the preset
+// PNI_FIT_PRESET (default "default"), built from the shared tire set by augmented, and reports Fit's
 // time, its stages and the process's peak resident memory. Run one size
 // per process, so that the peak is that Fit's:
 //
@@ -78,10 +79,11 @@ func BenchmarkFitScale(b *testing.B) {
 		b.Fatal("no tire training images")
 	}
 	bb := filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")
+	preset := Preset(cmp.Or(os.Getenv("PNI_FIT_PRESET"), string(PresetDefault)))
 	for b.Loop() {
 		start := time.Now()
 		m, err := fit(context.Background(), n, func(i int) (image.Image, error) { return augmented(base, i) },
-			[]Option{WithBackbone(bb), WithPreset(PresetDefault)})
+			[]Option{WithBackbone(bb), WithPreset(preset)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 //
 // Forward runs kernels.Conv2D (implicit im2col, blocked GEMM, parallel).
 // Backward forms the im2col matrix of each image explicitly and computes
-// dW += dZ·colᵀ with kernels.GemmTB; the input gradient is, for stride 1, a
+// dWᵀ = col·dZᵀ with kernels.GemmTB; the input gradient is, for stride 1, a
 // convolution of dZ with the flipped, transposed kernel (kernels.Conv2D
 // again) and otherwise Wᵀ·dZ (kernels.Gemm) scattered back by col2im.
 //
@@ -34,8 +34,9 @@ type Conv2d struct {
 	x          *Tensor
 	y, dz, dx  *Tensor
 	col, wflip []float32
-	generic    bool   // tests: force the col2im input gradient at stride 1
-	frozen     []bool // tests: fixed ReLU mask (see freezeKinks in the tests)
+	dwt        []float32 // kk×M, one image's weight gradient transposed
+	generic    bool      // tests: force the col2im input gradient at stride 1
+	frozen     []bool    // tests: fixed ReLU mask (see freezeKinks in the tests)
 }
 
 // NewConv2d returns a convolution with its own parameter storage (zero).
@@ -133,6 +134,7 @@ func (c *Conv2d) Backward(dy *Tensor) *Tensor {
 		c.GradBias[m] += float32(s)
 	}
 	col := ensureSlice(&c.col, kk*ohw)
+	dwt := ensureSlice(&c.dwt, kk*M)
 	fast := c.Stride == 1 && c.Pad <= K-1 && !c.generic
 	var dx *Tensor
 	if !c.NoInputGrad {
@@ -152,7 +154,14 @@ func (c *Conv2d) Backward(dy *Tensor) *Tensor {
 	for n := 0; n < x.N; n++ {
 		dzn := dz.Data[n*M*ohw : (n+1)*M*ohw]
 		c.im2col(x.Data[n*ihw:(n+1)*ihw], x.H, x.W, dz.H, dz.W, col)
-		kernels.GemmTB(M, kk, ohw, dzn, col, c.GradWeight, true)
+		// dWᵀ = col·dZᵀ: packing the narrow dZ transposed is much cheaper
+		// than packing the wide col transposed (dW = dZ·colᵀ).
+		kernels.GemmTB(kk, M, ohw, col, dzn, dwt, false)
+		for r := 0; r < kk; r++ {
+			for m, v := range dwt[r*M : (r+1)*M] {
+				c.GradWeight[m*kk+r] += v
+			}
+		}
 		if dx != nil && !fast {
 			kernels.Gemm(kk, ohw, M, c.wt(), dzn, col, false)
 			c.col2im(col, dx.Data[n*ihw:(n+1)*ihw], x.H, x.W, dz.H, dz.W)

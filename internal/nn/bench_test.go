@@ -1,10 +1,14 @@
 package nn
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/x/pni/internal/onnx"
+	"github.com/x/pni/internal/tensor"
 )
 
 // Candidate refinement-network configurations for the benchmarks.
@@ -86,5 +90,45 @@ func reportMs(b *testing.B, cpu0 time.Duration, unit string) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/"+unit)
 	if cpu := processCPUTime() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/"+unit)
+	}
+}
+
+// BenchmarkUNetONNX is inference on one image through the exported model
+// and internal/onnx's executor (the deployment path).
+//
+//	go test -run ^$ -bench UNetONNX -benchtime 20x ./internal/nn
+func BenchmarkUNetONNX(b *testing.B) {
+	for _, s := range []int{128, 160} {
+		for _, cfg := range benchConfigs {
+			b.Run(fmt.Sprintf("%s/%dpx", cfg, s), func(b *testing.B) {
+				u, err := NewUNet(cfg, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				data, err := u.ExportONNX(ExportOptions{Width: s, Height: s})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m, err := onnx.Decode(data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				img, mp := tensor.New(1, 3, s, s), tensor.New(1, 1, s, s)
+				in := map[string]*tensor.Tensor{ONNXImage: img, ONNXMap: mp}
+				ctx := context.Background()
+				if _, err := m.Run(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu := processCPUTime()
+				for i := 0; i < b.N; i++ {
+					if _, err := m.Run(ctx, in); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportMs(b, cpu, "op")
+			})
+		}
 	}
 }

@@ -163,7 +163,7 @@ func (c *Conv2d) Backward(dy *Tensor) *Tensor {
 			}
 		}
 		if dx != nil && !fast {
-			kernels.Gemm(kk, ohw, M, c.wt(), dzn, col, false)
+			kernels.Gemm(kk, ohw, M, c.wflip, dzn, col, false)
 			c.col2im(col, dx.Data[n*ihw:(n+1)*ihw], x.H, x.W, dz.H, dz.W)
 		}
 	}
@@ -191,8 +191,6 @@ func (c *Conv2d) flipWeights() {
 		}
 	}
 }
-
-func (c *Conv2d) wt() []float32 { return c.wflip }
 
 // im2col writes the (InC·K·K)×(oh·ow) patch matrix of one image x
 // (InC×h×w): row (ch, ky, kx), column (oy, ox) holds x[ch, oy·s−p+ky,

@@ -24,6 +24,7 @@ func (t *Tensor) Plane(n, c int) []float32 {
 	return t.Data[o : o+hw]
 }
 
+// String is the shape, "NxCxHxW".
 func (t *Tensor) String() string { return fmt.Sprintf("%dx%dx%dx%d", t.N, t.C, t.H, t.W) }
 
 // ensure returns *p resized to n×c×h×w, reusing its storage when it is large

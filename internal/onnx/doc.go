@@ -21,6 +21,13 @@
 // Flatten, Reshape, Identity, Constant, Shape, Gather, Unsqueeze, Squeeze,
 // Slice, Cast, ConstantOfShape, plus Floor, Ceil, Sqrt, Neg, Exp, Transpose,
 // Expand and ReduceMean. Anything else is an *UnsupportedError at Decode.
+//
+// Encode is the other direction: a minimal protobuf writer that serialises a
+// ModelSpec (nodes, float32 initializers as raw_data, inputs and outputs with
+// fixed or symbolic dimensions, metadata_props) as an ONNX ModelProto, IR
+// version 8, default opset 17. internal/nn exports its refinement UNet with
+// it; the files pass onnx.checker's full check.
+//
 // Note that PyTorch's opset-11 Resize export crashes onnx-go's reader (an
 // empty constant tensor) and is reported as a *FormatError: export at opset
 // 13 or later.

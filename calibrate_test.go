@@ -534,3 +534,35 @@ func TestRefinementSamplesCrossFit(t *testing.T) {
 		t.Errorf("3 images, 2 folds: %v", err)
 	}
 }
+
+// TestFitWithRefinement fits a model that trains its own refinement net:
+// the net is attached, saved with the model, and Refine runs.
+func TestFitWithRefinement(t *testing.T) {
+	train := make([]image.Image, 8)
+	for i := range train {
+		train[i] = noisy(texture(i%4, false), uint64(i))
+	}
+	ctx := context.Background()
+	var stages []Stage
+	m, err := Fit(ctx, train, tinyOpts(WithNeighborhood(false), WithProgress(func(p Progress) { stages = append(stages, p.Stage) }),
+		WithRefinement(RefinementConfig{Samples: RefinementSamplesConfig{PerImage: 2},
+			Train: refine.TrainConfig{Size: 32, Base: 2, Depth: 2, Epochs: 2}}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, ok := m.RefinementReport()
+	if !ok || rep.TrainSamples+rep.ValSamples != 16 || len(rep.Epochs) == 0 || !slices.Contains(stages, StageRefine) {
+		t.Fatalf("report %+v (%v), stages %v", rep, ok, stages)
+	}
+	img := noisy(texture(2, true), 99)
+	r, _ := m.Score(ctx, img)
+	if _, err := m.Refine(ctx, img, r); err != nil {
+		t.Fatal(err)
+	}
+	var a bytes.Buffer
+	m.Save(&a)
+	m2, err := Load(bytes.NewReader(a.Bytes()))
+	if err != nil || m2.refine.Load() == nil {
+		t.Fatalf("the trained net did not survive the model file: %v", err)
+	}
+}

@@ -310,6 +310,15 @@ func fit(ctx context.Context, n int, load func(int) (image.Image, error), opts [
 	if err := run(StageCalibrate, 0, f.calibrate); err != nil {
 		return nil, err
 	}
+	if f.cfg.refinement != nil {
+		if f.m.cal.Load() == nil {
+			return nil, badArg("Fit: WithRefinement needs a calibrated model (at least 2 good images)")
+		}
+		refineLoad := func(j int) (image.Image, error) { return load(f.used[j]) }
+		if err := run(StageRefine, 0, func(ctx context.Context) error { return f.fitRefinement(ctx, len(f.used), refineLoad, opts) }); err != nil {
+			return nil, err
+		}
+	}
 	f.m.fitTimes = f.times
 	var msg []string
 	for _, t := range f.times {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/x/pni/refine"
+
 	"github.com/x/pni/backbone"
 )
 
@@ -24,7 +26,8 @@ type Model struct {
 	cal    atomic.Pointer[calibration] // nil when not calibrated; swapped whole by Calibrate
 	refine atomic.Pointer[refiner]     // nil without a refinement net
 
-	fitTimes []StageTime // Fit's stage timings; nil for a loaded model
+	fitTimes     []StageTime         // Fit's stage timings; nil for a loaded model
+	refineReport *refine.TrainReport // WithRefinement's training; nil otherwise
 }
 
 // modelConfig is the model-level configuration, saved with the model.

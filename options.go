@@ -43,6 +43,7 @@ const (
 	StagePosition     Stage = "position"
 	StageNeighborhood Stage = "neighborhood"
 	StageCalibrate    Stage = "calibrate"
+	StageRefine       Stage = "refine"
 	StageDone         Stage = "done"
 )
 
@@ -86,6 +87,7 @@ type config struct {
 	tiles            tiling
 	skipBad          bool // leave unreadable training images out
 	forceStream      bool // tests: the two-level coreset even where the exact one is affordable
+	refinement       *RefinementConfig
 }
 
 // defaultConfig returns the settings of preset p before any other option.

@@ -1,11 +1,13 @@
 package pni
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"image"
 	"math"
+	"slices"
 
 	"github.com/x/pni/backbone"
 	"github.com/x/pni/internal/binenc"
@@ -148,4 +150,84 @@ func (m *Model) refineWith(ctx context.Context, rf *refiner, c *calibration, img
 func (c *calibration) denormalize(n float32) float32 {
 	p := math.Min(math.Max(float64(n), 1e-6), 1-1e-6)
 	return float32(c.unlog(c.imageT + c.spread*math.Log(p/(1-p))))
+}
+
+// RefinementConfig configures WithRefinement.
+type RefinementConfig struct {
+	// Samples configures the cross-fitted training samples (its Size is
+	// taken from Train.Size).
+	Samples RefinementSamplesConfig
+	// Train configures the net and its training.
+	Train refine.TrainConfig
+	// Blend is the refined map's weight a (0 means DefaultRefineBlend);
+	// Auto makes Score refine by itself.
+	Blend float64
+	Auto  bool
+}
+
+// WithRefinement makes Fit also train a refinement net for the product
+// (package refine): after the model itself, it builds cross-fitted
+// training samples from the same good images (RefinementSamples: models
+// fitted on folds of them, scoring synthetic defects on the other folds),
+// trains the net on them in pure Go (refine.Train) and attaches it
+// (SetRefiner). Fit's progress reports the stages; Model.RefinementReport
+// the training.
+func WithRefinement(rc RefinementConfig) Option {
+	return func(c *config) error {
+		if err := rc.Train.Validate(); err != nil {
+			return fmt.Errorf("pni: WithRefinement: %w", err)
+		}
+		if !(rc.Blend >= 0 && rc.Blend <= 1) {
+			return badArg("WithRefinement: blend %v: want a weight in [0, 1] (0 = the default)", rc.Blend)
+		}
+		c.refinement = &rc
+		return nil
+	}
+}
+
+// RefinementReport returns the training report of the refinement net Fit
+// trained (WithRefinement); ok is false otherwise (also for a loaded model).
+func (m *Model) RefinementReport() (rep refine.TrainReport, ok bool) {
+	if m.refineReport == nil {
+		return rep, false
+	}
+	return *m.refineReport, true
+}
+
+// fitRefinement trains and attaches the product's refinement net (see
+// WithRefinement); opts are Fit's options, reused for the fold models.
+func (f *fitter) fitRefinement(ctx context.Context, n int, load func(int) (image.Image, error), opts []Option) error {
+	rc := *f.cfg.refinement
+	sc := rc.Samples
+	sc.Size = cmp.Or(rc.Train.Size, refine.DefaultTrainSize)
+	sc.Seed = cmp.Or(sc.Seed, f.cfg.seed)
+	foldOpts := append(slices.Clone(opts), func(c *config) error { c.refinement, c.progress = nil, nil; return nil })
+	var samples []refine.TrainSample
+	err := refinementSamples(ctx, n, load, sc, func(s RefinementSample) error {
+		samples = append(samples, refine.TrainSample{Image: s.Image, Map: s.Map, Mask: s.Mask, Source: s.Source})
+		f.report(Progress{Stage: StageRefine, Done: len(samples), Total: 0})
+		return nil
+	}, foldOpts)
+	if err != nil {
+		return err
+	}
+	tc := rc.Train
+	tc.Seed = cmp.Or(tc.Seed, f.cfg.seed)
+	user := tc.Progress
+	tc.Progress = func(e refine.Epoch) {
+		if user != nil {
+			user(e)
+		}
+		f.report(Progress{Stage: StageRefine, Done: e.N, Total: 0, Message: fmt.Sprintf(
+			"epoch %d: train loss %.5f, validation loss %.5f (%.1fs)", e.N, e.TrainLoss, e.ValLoss, e.Elapsed.Seconds())})
+	}
+	net, rep, err := refine.Train(ctx, samples, tc)
+	if err != nil {
+		return err
+	}
+	f.m.refineReport = &rep
+	f.report(Progress{Stage: StageRefine, Done: 1, Total: 1, Message: fmt.Sprintf(
+		"%d samples: validation loss %.5f against the unrefined map's %.5f, %.1fs per epoch, %.1f ms per image",
+		len(samples), rep.BestValLoss, rep.IdentityValLoss, rep.SecondsPerEpoch, rep.MillisecondsPerRun)})
+	return f.m.SetRefiner(net, rc.Blend, rc.Auto)
 }

@@ -37,9 +37,10 @@ var DefaultLayers = []string{"layer2", "layer3"}
 type Options struct {
 	// Layers names the two model outputs to aggregate: first the fine one
 	// (stride 8, whose grid the features use), then the coarse one (stride
-	// 16, upsampled and channel-halved). Any graph output or node output name
-	// of the model works. Default: the model's metadata key "layers" when it
-	// names two outputs ("layer2,layer3"), else DefaultLayers.
+	// 16, whose 3x3 patches are upsampled to that grid). Any graph output or
+	// node output name of the model works. Default: the model's metadata key
+	// "layers" when it names two outputs ("layer2,layer3"), else
+	// DefaultLayers.
 	Layers []string
 
 	// Mean and Std are the per-channel normalisation (x - Mean) / Std of the
@@ -48,6 +49,24 @@ type Options struct {
 	// ImageNetMean / ImageNetStd. (To ask for an exactly-zero mean, give a
 	// negligible value such as 1e-9.) Every Std component must be > 0.
 	Mean, Std [3]float32
+
+	// Dim is the patch-feature dimension D (Features.D): PatchCore's
+	// target_embed_dimension, the width of the final average pooling over
+	// both layers. 0 means DefaultDim (1024).
+	Dim int
+
+	// LayerDim is the width each layer's 3x3 patch vector (C x 3 x 3
+	// values) is average-pooled to before the two are concatenated and
+	// pooled to Dim: PatchCore's pretrain_embed_dimension. 0 means
+	// DefaultLayerDim (1024).
+	//
+	// Neither may be negative. A value set here must be at most 9*(C2+C3)
+	// for the model's layer channel counts C2 and C3 (13824 for ResNet-50,
+	// 20736 for DenseNet-201); the defaults apply to any model, as in
+	// PatchCore (for narrower layers the poolings repeat values). Load
+	// rejects negative values; the upper bound is checked by Features, when
+	// the channel counts are known. Both errors match ErrInvalidArgument.
+	LayerDim int
 }
 
 // Model is a loaded backbone. It is safe for concurrent use.
@@ -56,6 +75,7 @@ type Model struct {
 	input     string
 	layers    [2]string
 	mean, std [3]float32
+	dims      embedDims
 
 	gridMu sync.Mutex
 	grid   map[[2]int][2]int // input (h, w) -> layer grid (H, W)
@@ -95,6 +115,10 @@ func LoadBytes(data []byte, opts *Options) (*Model, error) {
 	if n := len(opts.Layers); n != 0 && (n != 2 || opts.Layers[0] == "" || opts.Layers[1] == "" || opts.Layers[0] == opts.Layers[1]) {
 		return nil, badArg("Options.Layers must name two distinct outputs (stride 8, then stride 16), got %q", opts.Layers)
 	}
+	dims, err := resolveDims(opts.LayerDim, opts.Dim)
+	if err != nil {
+		return nil, err
+	}
 	if len(data) == 0 {
 		return nil, &FormatError{Msg: "the file is empty"}
 	}
@@ -120,7 +144,7 @@ func LoadBytes(data []byte, opts *Options) (*Model, error) {
 			}
 		}
 	}
-	m := &Model{net: net, input: ins[0], layers: [2]string{layers[0], layers[1]}, grid: map[[2]int][2]int{}}
+	m := &Model{net: net, input: ins[0], layers: [2]string{layers[0], layers[1]}, dims: dims, grid: map[[2]int][2]int{}}
 	if err := m.checkLayers(); err != nil {
 		return nil, err
 	}
@@ -243,7 +267,10 @@ func (m *Model) featuresTensor(ctx context.Context, in *tensor.Tensor) (*Feature
 	if err != nil {
 		return nil, err
 	}
-	f, err := aggregateLayers(l2, l3)
+	if err := m.dims.check(l2.Shape[1], l3.Shape[1]); err != nil {
+		return nil, err
+	}
+	f, err := aggregateLayers(l2, l3, m.dims)
 	if err != nil {
 		return nil, fmt.Errorf("backbone: layers %q/%q: %w", m.layers[0], m.layers[1], err)
 	}

@@ -3,8 +3,8 @@
 // A backbone is an ONNX model (see Load) with one image input, N x 3 x H x W
 // float32, and two named outputs, by default "layer2" (stride 8) and
 // "layer3" (stride 16), as a ResNet's second and third stages. The shared
-// ResNet-50 and the WideResNet-50-2 exported by scripts/export_wrn50.py have
-// this form; the ONNX graph is executed in pure Go by
+// ResNet-50 and DenseNet-201 and the WideResNet-50-2 exported by
+// scripts/export_wrn50.py have this form; the ONNX graph is executed in pure Go by
 // github.com/x/pni/internal/onnx.
 //
 // The pipeline follows PatchCore (Roth, Pemula, Zepeda, Schölkopf, Brox,
@@ -20,11 +20,21 @@
 //     (x-mean)/std. Geometry describes this mapping in both directions
 //     (original image <-> network input <-> feature grid).
 //  2. The network, up to the two layers.
-//  3. Aggregation: a 3x3 local mean (zero padding, divide by 9) of each layer,
-//     layer3 bilinearly upsampled (align_corners=false) to layer2's grid,
-//     layer3's channels averaged in adjacent pairs, and the concatenation
-//     [layer2 | layer3'] -> D = C2 + C3/2 (1024 for ResNet-50 and WRN-50-2)
-//     per grid position, stored H x W x D.
+//  3. Aggregation, PatchCore's embedding (patchcore-inspection's PatchMaker,
+//     Preprocessing/MeanMapper and Aggregator): each layer is cut into 3x3
+//     patches (stride 1, zero padding 1), a C*9 vector per position
+//     (channel-major, then the window row-major); layer3's patches are
+//     bilinearly upsampled (align_corners=false) to layer2's grid; each
+//     layer's vector is average-pooled (adaptive_avg_pool1d) to
+//     Options.LayerDim values (1024), the two are concatenated (layer2
+//     first) and pooled again to D = Options.Dim values (1024) per grid
+//     position, stored H x W x D. Both layers weigh equally whatever their
+//     channel counts (ResNet-50: 512 and 1024; DenseNet-201: 512 and 1792).
+//     The two poolings are computed as one fixed sparse map, built once per
+//     channel counts and widths: output d is a weighted 3x3 window sum of a
+//     few channels. For ResNet-50 at the defaults, output c < 512 is layer2
+//     channel c's window with weights 0.1 (0.2 at the centre), output 512+c
+//     the mean of layer3 channels 2c and 2c+1's 3x3 means.
 //
 // At a 224 x 224 input the grid is 28 x 28. For torchvision ResNets the
 // grid of an h x w input is (ceil(h/8), ceil(w/8)) (each of the three

@@ -14,7 +14,7 @@ import (
 
 // modelPath returns the shared ResNet-50 if present ($PNI_SHARED or
 // ../shared), else the tiny stand-in backbone in testdata, which has the
-// same strides and D = 512 + 1024/2.
+// same strides (D is the default Options.Dim, 1024, either way).
 func modelPath() string {
 	dir := os.Getenv("PNI_SHARED")
 	if dir == "" {

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -278,7 +279,7 @@ func TestResNet50Parity(t *testing.T) {
 			t.Errorf("%s: max abs err / max|ref| = %.3g > 1e-3", c.name, e)
 		}
 	}
-	want, err := aggregateLayers(l2ref, l3ref)
+	want, err := aggregateLayers(l2ref, l3ref, m.dims)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,6 +297,60 @@ func TestResNet50Parity(t *testing.T) {
 	}
 	if gh, gw, err := m.gridSize(224, 224); err != nil || gh != 28 || gw != 28 {
 		t.Errorf("gridSize(224, 224) = %d, %d, %v", gh, gw, err)
+	}
+}
+
+// TestDenseNet201Parity runs the shared DenseNet-201 on the reference input
+// and compares layer2/layer3 with torchvision's (models/reference), and the
+// aggregated features with the aggregation of the reference layers (1792
+// layer3 channels: PatchCore's pooling mixes three or four of them per
+// output).
+func TestDenseNet201Parity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("DenseNet-201 forward pass skipped in -short mode")
+	}
+	dir := sharedDir(t)
+	m, err := Load(filepath.Join(dir, "models", "densenet201-imagenet-l23.onnx"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := filepath.Join(dir, "models", "reference")
+	in := tensor.FromData(readF32(t, filepath.Join(ref, "bottle_broken_large_000.input.f32")), 1, 3, 224, 224)
+	l2ref := tensor.FromData(readF32(t, filepath.Join(ref, "densenet201.bottle_broken_large_000.layer2.f32")), 1, 512, 28, 28)
+	l3ref := tensor.FromData(readF32(t, filepath.Join(ref, "densenet201.bottle_broken_large_000.layer3.f32")), 1, 1792, 14, 14)
+	ctx := context.Background()
+	l2, l3, err := m.runLayers(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want *tensor.Tensor
+	}{{"layer2", l2, l2ref}, {"layer3", l3, l3ref}} {
+		if !slices.Equal(c.got.Shape, c.want.Shape) {
+			t.Fatalf("%s shape %v, want %v", c.name, c.got.Shape, c.want.Shape)
+		}
+		e := relErr(c.got.Data, c.want.Data)
+		t.Logf("%s: max abs err / max|ref| = %.3g", c.name, e)
+		if e > 1e-3 {
+			t.Errorf("%s: max abs err / max|ref| = %.3g > 1e-3", c.name, e)
+		}
+	}
+	want, err := aggregateLayers(l2ref, l3ref, m.dims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.featuresTensor(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.H != 28 || f.W != 28 || f.D != 1024 {
+		t.Fatalf("features H,W,D = %d,%d,%d, want 28,28,1024", f.H, f.W, f.D)
+	}
+	e := relErr(f.Data, want.Data)
+	t.Logf("features: max abs err / max|ref| = %.3g", e)
+	if e > 1e-3 {
+		t.Errorf("features: max abs err / max|ref| = %.3g > 1e-3", e)
 	}
 }
 

@@ -12,8 +12,9 @@ ResNet's stem/pool/layer2/layer3 downsamplings (each maps n to ceil(n/2));
 layer2 = 1x1 conv 8->512 after the third (stride 8), layer3 = 1x1 conv
 8->1024 after the fourth (stride 16). Input "image" N x 3 x H x W (dynamic),
 opset 13, metadata mean/std in the bracketed JSON-ish form. tiny_input.f32 is a
-seeded 2 x 3 x 21 x 26 input; tiny_features.f32 is torch's aggregation of the
-layers (see gen_aggregate.py), 2 x 3 x 4 x 1024, raw little-endian float32.
+seeded 2 x 3 x 21 x 26 input; tiny_features.f32 is PatchCore's aggregation of the
+layers (gen_patchcore_embed.py, P = D = 1024), 2 x 3 x 4 x 1024, raw
+little-endian float32.
 Not run in CI.
 """
 import os
@@ -23,6 +24,8 @@ import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from gen_patchcore_embed import embed
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.manual_seed(7)
@@ -48,12 +51,8 @@ class Tiny(nn.Module):
 
 
 def aggregate(l2, l3):
-    p2 = F.avg_pool2d(l2, 3, 1, 1, count_include_pad=True)
-    p3 = F.avg_pool2d(l3, 3, 1, 1, count_include_pad=True)
-    p3 = F.interpolate(p3, size=l2.shape[2:], mode="bilinear", align_corners=False)
-    n, c3, h, w = p3.shape
-    p3 = p3.reshape(n, c3 // 2, 2, h, w).mean(dim=2)
-    return torch.cat([p2, p3], dim=1).permute(0, 2, 3, 1).contiguous()
+    """PatchCore's features (gen_patchcore_embed.embed, P = D = 1024) of each image."""
+    return torch.stack([embed(l2[i:i + 1], l3[i:i + 1], 1024, 1024) for i in range(len(l2))])
 
 
 net = Tiny().eval()

@@ -343,7 +343,7 @@ func TestEnsemble(t *testing.T) {
 	}
 	ctx := context.Background()
 	opts := []Option{WithMembers(Member{Backbone: tinyBackbone}, Member{Backbone: tinyBackbone, Size: 96}),
-		WithResize(64, 64), WithCoresetRatio(0.5), WithBlurSigma(1), WithSeed(1), WithNeighborhood(false)}
+		WithResize(64, 64), WithEmbedDim(12), WithCoresetRatio(0.5), WithBlurSigma(1), WithSeed(1), WithNeighborhood(false)}
 	m, err := Fit(ctx, train, opts...)
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ func ExampleFit() {
 	ctx := context.Background()
 	m, err := pni.Fit(ctx, good,
 		pni.WithBackbone("testdata/tiny_backbone.onnx"), // a real model: a ResNet's layer2+layer3 in ONNX
-		pni.WithResize(64, 64), pni.WithSeed(1))
+		pni.WithResize(64, 64), pni.WithEmbedDim(12), pni.WithSeed(1))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -52,7 +52,7 @@ func ExampleModel_Score() {
 		good = append(good, stripes(i, false))
 	}
 	ctx := context.Background()
-	m, err := pni.Fit(ctx, good, pni.WithBackbone("testdata/tiny_backbone.onnx"), pni.WithResize(64, 64), pni.WithCoresetRatio(0.5))
+	m, err := pni.Fit(ctx, good, pni.WithBackbone("testdata/tiny_backbone.onnx"), pni.WithResize(64, 64), pni.WithEmbedDim(12), pni.WithCoresetRatio(0.5))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -211,11 +211,11 @@ func newMemberFitter(index int, cfg config, sp Member) (*memberFitter, error) {
 		}
 		name = filepath.Base(sp.Backbone)
 	}
-	bb, err := backbone.LoadBytes(bbBytes, nil)
+	bb, err := backbone.LoadBytes(bbBytes, &backbone.Options{Dim: cfg.dim})
 	if err != nil {
 		return nil, err
 	}
-	c := memberConfig{Backbone: name, ResizeW: cfg.resizeW, ResizeH: cfg.resizeH, CropW: cfg.cropW, CropH: cfg.cropH,
+	c := memberConfig{Backbone: name, Dim: cmp.Or(cfg.dim, backbone.DefaultDim), ResizeW: cfg.resizeW, ResizeH: cfg.resizeH, CropW: cfg.cropW, CropH: cfg.cropH,
 		Ratio: cfg.ratio, Sigma: cfg.sigma, TauScale: cfg.tauScale, Position: cfg.position, Neighborhood: cfg.neighborhood,
 		Window: cfg.window}
 	if sp.Size > 0 && (sp.Size != cfg.resizeW || sp.Size != cfg.resizeH) {

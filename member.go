@@ -37,6 +37,7 @@ type member struct {
 // it is saved with the model.
 type memberConfig struct {
 	Backbone     string  `json:"backbone,omitempty"` // the backbone file's base name, for reports
+	Dim          int     `json:"dim"`                // the patch-feature dimension D (backbone.Options.Dim)
 	ResizeW      int     `json:"resize_w"`
 	ResizeH      int     `json:"resize_h"`
 	CropW        int     `json:"crop_w"`
@@ -57,7 +58,7 @@ type memberConfig struct {
 func (c memberConfig) validate() error {
 	if c.ResizeW <= 0 || c.ResizeH <= 0 || c.CropW < 0 || c.CropH < 0 || c.CropW > c.ResizeW || c.CropH > c.ResizeH ||
 		c.ResizeW > backbone.MaxInputSide || c.ResizeH > backbone.MaxInputSide || !(c.TauScale > 0) || c.Sigma < 0 || c.Sigma > 64 ||
-		c.GridW <= 0 || c.GridH <= 0 || c.GridW*c.GridH > 1<<22 {
+		c.GridW <= 0 || c.GridH <= 0 || c.GridW*c.GridH > 1<<22 || c.Dim <= 0 || c.Dim > 1<<16 {
 		return fmt.Errorf("bad member settings %+v", c)
 	}
 	return nil

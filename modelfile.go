@@ -356,10 +356,13 @@ func decodeSections(secs []section) (*Model, error) {
 		if (mb.stdz != nil) != (len(members) > 1) {
 			return nil, &FormatError{Msg: fmt.Sprintf("member %d: an ensemble's members (and only they) carry standardisation statistics", i)}
 		}
+		if mb.bank.dim != mb.cfg.Dim {
+			return nil, &FormatError{Msg: fmt.Sprintf("member %d: a %d-dim bank for %d-dim features", i, mb.bank.dim, mb.cfg.Dim)}
+		}
 		if err := mb.checkParts(); err != nil {
 			return nil, &FormatError{Msg: fmt.Sprintf("member %d: the parts do not fit together", i), Err: err}
 		}
-		bb, err := backbone.LoadBytes(mb.backboneBytes, nil)
+		bb, err := backbone.LoadBytes(mb.backboneBytes, &backbone.Options{Dim: mb.cfg.Dim})
 		if err != nil {
 			return nil, &FormatError{Msg: fmt.Sprintf("member %d: embedded backbone", i), Err: err}
 		}

@@ -88,6 +88,7 @@ type config struct {
 	skipBad          bool // leave unreadable training images out
 	forceStream      bool // tests: the two-level coreset even where the exact one is affordable
 	refinement       *RefinementConfig
+	dim              int // patch-feature dimension; 0 = backbone.DefaultDim
 }
 
 // defaultConfig returns the settings of preset p before any other option.
@@ -477,6 +478,20 @@ func WithTiles(size, overlap int) Option {
 			return badArg("WithTiles(%d, %d): want a size in [32, 8192] and 0 <= overlap < size/2", size, overlap)
 		}
 		c.tiles = tiling{Size: size, Overlap: overlap}
+		return nil
+	}
+}
+
+// WithEmbedDim sets the patch-feature dimension D to which PatchCore's
+// embedding reduces the two layers (default 1024, backbone.DefaultDim;
+// see backbone.Options.Dim). A smaller D makes the memory bank and its
+// search cheaper.
+func WithEmbedDim(d int) Option {
+	return func(c *config) error {
+		if d < 1 || d > 1<<16 {
+			return badArg("WithEmbedDim(%d): want a dimension in [1, 65536]", d)
+		}
+		c.dim = d
 		return nil
 	}
 }

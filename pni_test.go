@@ -60,7 +60,7 @@ func normals(n int) []image.Image {
 
 func tinyOpts(extra ...Option) []Option {
 	return append([]Option{WithBackbone(tinyBackbone), WithResize(64, 64), WithCoresetRatio(0.5),
-		WithBlurSigma(1), WithSeed(1)}, extra...)
+		WithBlurSigma(1), WithSeed(1), WithEmbedDim(12)}, extra...)
 }
 
 func fitTiny(t *testing.T, extra ...Option) *Model {

@@ -90,18 +90,18 @@ func bigTexture(w, h int, defect bool, x0, y0 int) *image.RGBA {
 	return img
 }
 
-// TestTilesFindSmallDefect fits the same 512x512 parts with and without
-// tiles: resized whole to 64x64 the 8-pixel defect shrinks to one pixel of
+// TestTilesFindSmallDefect fits the same 320x320 parts with and without
+// tiles: resized whole to 64x64 the 8-pixel defect shrinks below two pixels of
 // the same grey as its surroundings and the map barely moves; in 64-pixel
 // tiles it is seen at full size, and its region lands on it in original
 // pixels. A tiled model saves and loads.
 func TestTilesFindSmallDefect(t *testing.T) {
 	train := make([]image.Image, 4)
 	for i := range train {
-		train[i] = noisy(bigTexture(512, 512, false, 0, 0), uint64(i))
+		train[i] = noisy(bigTexture(320, 320, false, 0, 0), uint64(i))
 	}
 	ctx := context.Background()
-	base := []Option{WithBackbone(tinyBackbone), WithResize(64, 64), WithCoresetRatio(0.5), WithBlurSigma(1), WithSeed(1), WithNeighborhood(false)}
+	base := []Option{WithBackbone(tinyBackbone), WithResize(64, 64), WithCoresetRatio(0.5), WithBlurSigma(1), WithSeed(1), WithNeighborhood(false), WithEmbedDim(12)}
 	whole, err := Fit(ctx, train, base...)
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +110,8 @@ func TestTilesFindSmallDefect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := noisy(bigTexture(512, 512, true, 300, 200), 77)
-	good := noisy(bigTexture(512, 512, false, 0, 0), 77)
+	bad := noisy(bigTexture(320, 320, true, 200, 120), 77)
+	good := noisy(bigTexture(320, 320, false, 0, 0), 77)
 	contrast := func(m *Model) (float64, *Result) {
 		rb, err := m.Score(ctx, bad)
 		if err != nil {
@@ -129,7 +129,7 @@ func TestTilesFindSmallDefect(t *testing.T) {
 	if !(ct > 1.5 && ct > cw+0.3) {
 		t.Errorf("tiles do not make the 6-pixel defect stand out: whole %.3f, tiles %.3f", cw, ct)
 	}
-	if rt.MapW != 512 || !rt.Anomalous || len(rt.Regions) == 0 || !rt.Regions[0].Bounds.Overlaps(image.Rect(300, 200, 308, 208)) {
+	if rt.MapW != 320 || !rt.Anomalous || len(rt.Regions) == 0 || !rt.Regions[0].Bounds.Overlaps(image.Rect(200, 120, 208, 128)) {
 		t.Errorf("tiled result: map %d wide, anomalous %v, regions %+v", rt.MapW, rt.Anomalous, rt.Regions)
 	}
 	var a, b bytes.Buffer

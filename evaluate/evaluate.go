@@ -20,6 +20,7 @@ import (
 	"github.com/x/pni/internal/procstat"
 	"github.com/x/pni/metrics"
 	"github.com/x/pni/mvtec"
+	"github.com/x/pni/refine"
 )
 
 // Options configures Run; the zero value works (but pni.Fit needs a backbone
@@ -35,6 +36,16 @@ type Options struct {
 	KeepOriginalMaps bool
 	// AUPROLimit is the FPR up to which AUPRO integrates (0 = metrics.DefaultPROLimit, 0.3).
 	AUPROLimit float64
+	// Refiner, when not nil, is attached to the fitted model (Model.SetRefiner
+	// with RefineBlend, 0 = the default blend) and every result is refined.
+	Refiner     *refine.Net
+	RefineBlend float64
+	// Refine refines every result with the model's own net (a model fitted
+	// WithRefinement).
+	Refine bool
+	// Model, when not nil, is scored instead of fitting one (FitOptions are
+	// then unused).
+	Model *pni.Model
 }
 
 // Metrics are the protocol's figures for a set of test images. A figure that
@@ -100,9 +111,17 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 		bar.update(string(p.Stage), p.Done, p.Total, p.Message)
 	})}, opt.FitOptions...)
 	start := time.Now()
-	model, err := pni.FitFiles(ctx, paths, fitOpts...)
-	if err != nil {
-		return nil, err
+	model := opt.Model
+	if model == nil {
+		var err error
+		if model, err = pni.FitFiles(ctx, paths, fitOpts...); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Refiner != nil {
+		if err := model.SetRefiner(opt.Refiner, opt.RefineBlend, false); err != nil {
+			return nil, err
+		}
 	}
 	rep := &Report{Dataset: ds.Root, Model: model, NTrain: len(ds.Train), NTest: len(ds.Test),
 		FitSeconds: time.Since(start).Seconds()}
@@ -118,6 +137,9 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 		}
 		t0 := time.Now()
 		res, err := model.Score(ctx, img)
+		if err == nil && (opt.Refine || opt.Refiner != nil) {
+			res, err = model.Refine(ctx, img, res)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %s: %w", s.Path, err)
 		}

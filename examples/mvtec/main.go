@@ -20,11 +20,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/x/pni"
 	"github.com/x/pni/evaluate"
 	"github.com/x/pni/mvtec"
+	"github.com/x/pni/refine"
 )
 
 func main() {
@@ -59,6 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	window := fs.Int("window", 0, "neighbourhood window p (0 = the preset's)")
 	memLimit := fs.Int64("memlimit-mb", 3072, "soft memory limit for the Go runtime in MiB (runtime/debug.SetMemoryLimit; 0 = leave GOMEMLIMIT as it is)")
 	quiet := fs.Bool("q", false, "no progress bar")
+	refineMode := fs.String("refine", "none", "refinement: none, product (train a net on this product's good images), default (the shipped generic net) or an ONNX file")
+	var members memberFlags
+	fs.Var(&members, "member", "an ensemble member BACKBONE[:SIZE] (repeat for several; replaces -backbone)")
+	tiles := fs.String("tiles", "", "score in tiles SIZE[,OVERLAP] of original pixels (e.g. 480,64)")
+	dim := fs.Int("dim", 0, "patch-feature dimension D (0 = 1024)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,9 +103,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *ratio > 0 {
 		opts = append(opts, pni.WithCoresetRatio(*ratio))
 	}
+	if len(members) > 0 {
+		opts = append(opts, pni.WithMembers(members...))
+	}
+	if *dim > 0 {
+		opts = append(opts, pni.WithEmbedDim(*dim))
+	}
+	if *tiles != "" {
+		var size, overlap int
+		if n, _ := fmt.Sscanf(strings.ReplaceAll(*tiles, ",", " "), "%d %d", &size, &overlap); n < 1 {
+			return fmt.Errorf("-tiles %q: want SIZE or SIZE,OVERLAP", *tiles)
+		}
+		opts = append(opts, pni.WithTiles(size, overlap))
+	}
+	var refiner *refine.Net
+	switch *refineMode {
+	case "none":
+	case "product":
+		opts = append(opts, pni.WithRefinement(pni.RefinementConfig{}))
+	case "default":
+		var err error
+		if refiner, err = refine.Default(); err != nil {
+			return err
+		}
+	default:
+		var err error
+		if refiner, err = refine.Load(*refineMode); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	eo := evaluate.Options{FitOptions: opts, KeepOriginalMaps: *out != ""}
+	eo := evaluate.Options{FitOptions: opts, KeepOriginalMaps: *out != "", Refiner: refiner, Refine: *refineMode == "product"}
 	if !*quiet {
 		eo.Progress = stderr
 	}
@@ -139,4 +176,22 @@ func fmtMetric(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.4f", v)
+}
+
+// memberFlags collects -member BACKBONE[:SIZE] flags.
+type memberFlags []pni.Member
+
+func (m *memberFlags) String() string { return fmt.Sprint(*m) }
+
+func (m *memberFlags) Set(v string) error {
+	path, size := v, 0
+	if i := strings.LastIndex(v, ":"); i > 0 {
+		n, err := strconv.Atoi(v[i+1:])
+		if err != nil {
+			return fmt.Errorf("member %q: want BACKBONE[:SIZE]", v)
+		}
+		path, size = v[:i], n
+	}
+	*m = append(*m, pni.Member{Backbone: path, Size: size})
+	return nil
 }

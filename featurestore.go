@@ -144,3 +144,26 @@ func (s *featureStore) grow(budget int64, dir string) error {
 	*s = *bigger
 	return nil
 }
+
+// row copies row q of slot j into dst (d values), reading only that row.
+func (s *featureStore) row(j, q int, dst []float32) error {
+	per := s.rows * s.d
+	off := j*per + q*s.d
+	switch {
+	case s.f32 != nil:
+		copy(dst, s.f32[off:off+s.d])
+	case s.f16 != nil:
+		for i, v := range s.f16[off : off+s.d] {
+			dst[i] = v.Float32()
+		}
+	default:
+		b := s.buf[:2*s.d]
+		if _, err := s.file.ReadAt(b, int64(off)*2); err != nil {
+			return fmt.Errorf("reading the feature spill file: %w", err)
+		}
+		for i := range dst[:s.d] {
+			dst[i] = float16.Float16(binary.LittleEndian.Uint16(b[2*i:])).Float32()
+		}
+	}
+	return nil
+}

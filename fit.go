@@ -612,14 +612,14 @@ func (mf *memberFitter) coreset(f *fitter) func(context.Context) error {
 				return err
 			}
 			mf.zAll = nil
-			buf := make([]float32, mf.rows*mf.dim)
 			for j, row := range order {
-				x, err := mf.image(row/mf.rows, buf)
-				if err != nil {
+				slot, ok := mf.slot[row/mf.rows]
+				if !ok {
+					return fmt.Errorf("internal: sample %d's features were not kept", row/mf.rows)
+				}
+				if err := mf.store.row(slot, row%mf.rows, emb[j*mf.dim:(j+1)*mf.dim]); err != nil {
 					return err
 				}
-				q := row % mf.rows
-				copy(emb[j*mf.dim:(j+1)*mf.dim], x[q*mf.dim:(q+1)*mf.dim])
 			}
 			mf.order, nc = order, mf.total
 		} else {

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"os"
 	"slices"
 	"testing"
 )
@@ -165,5 +166,45 @@ func TestFitTwoLevelCoreset(t *testing.T) {
 	bad, _ := two.Score(ctx, texture(3, true))
 	if !(bad.Score > good.Score) {
 		t.Errorf("two-level coreset: defect %v not above normal %v", bad.Score, good.Score)
+	}
+}
+
+// TestFeatureStoreKinds writes and reads images and single rows through
+// the three kinds of store (float32, float16 in memory, float16 spill file)
+// and checks the spill file is removed.
+func TestFeatureStoreKinds(t *testing.T) {
+	const slots, rows, d = 3, 5, 4
+	x := make([]float32, rows*d)
+	for i := range x {
+		x[i] = float32(i) * 0.25
+	}
+	for _, budget := range []int64{slots * rows * d * 4, slots * rows * d * 2, 1} {
+		s, err := newFeatureStore(slots, rows, d, budget, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < slots; j++ {
+			if err := s.set(j, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.image(2, make([]float32, rows*d))
+		if err != nil || !slices.Equal(got, x) {
+			t.Errorf("%s: image %v, %v", s.kind(), got, err)
+		}
+		row := make([]float32, d)
+		if err := s.row(1, 3, row); err != nil || !slices.Equal(row, x[3*d:4*d]) {
+			t.Errorf("%s: row %v, %v", s.kind(), row, err)
+		}
+		var name string
+		if s.file != nil {
+			name = s.file.Name()
+		}
+		s.close()
+		if name != "" {
+			if _, err := os.Stat(name); !os.IsNotExist(err) {
+				t.Errorf("spill file %s not removed: %v", name, err)
+			}
+		}
 	}
 }

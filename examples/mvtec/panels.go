@@ -69,10 +69,10 @@ type indexRow struct {
 }
 
 type indexMetrics struct {
-	Kind                                                        string
-	Images                                                      int
+	Kind                                                         string
+	Images                                                       int
 	IAUROC, PAUROC, AUPRO, FalseRejects, Caught, RegionF1, ThrF1 string
-	Overall                                                     bool
+	Overall                                                      bool
 }
 
 type indexPage struct {

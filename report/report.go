@@ -375,20 +375,21 @@ func text(dst *image.RGBA, x, y int, s string, col color.RGBA) {
 	d.DrawString(s)
 }
 
-// EncodePNG writes img to w as PNG.
+// EncodePNG writes img to w as PNG, compressed for speed (for answers
+// sent at once).
 func EncodePNG(w io.Writer, img image.Image) error {
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
 	return enc.Encode(w, img)
 }
 
-// WritePNG writes img as a PNG file at path.
+// WritePNG writes img as a PNG file at path (default compression).
 func WritePNG(path string, img image.Image) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	bw := bufio.NewWriter(f)
-	err = EncodePNG(bw, img)
+	err = png.Encode(bw, img) // files are kept: the default compression
 	if err == nil {
 		err = bw.Flush()
 	}

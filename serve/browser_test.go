@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,24 +41,29 @@ func chromium(t *testing.T) string {
 // uploads a defective part through the file input and waits for the
 // result: the decision ANOMALOUS, the score, the overlay and a region
 // row must appear. It saves a screenshot ($PNI_SCREENSHOT, else in the
-// test's temporary folder). $PNI_SCREENSHOT_MODEL and
+// test's temporary folder; $PNI_SCREENSHOT_SCALE scales it). $PNI_SCREENSHOT_MODEL and
 // $PNI_SCREENSHOT_IMAGE swap in a real model file and image (docs/img
-// was made so); the test then checks only that a decision appears.
+// was made so; the model is named after its file); the test then checks
+// only that a decision appears.
 func TestBrowserPage(t *testing.T) {
 	exe := chromium(t)
 	parts, uncal := models(t)
 	var m Model = parts
 	img := filepath.Join(t.TempDir(), "defect.png")
 	testparts.WritePNG(t, img, testparts.Texture(2, true, 77))
-	real := false
+	real, name := false, "parts"
 	if p := os.Getenv("PNI_SCREENSHOT_MODEL"); p != "" {
 		mm, err := pni.LoadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, img, real = mm, os.Getenv("PNI_SCREENSHOT_IMAGE"), true
+		m, real = mm, true
+		if img, err = filepath.Abs(os.Getenv("PNI_SCREENSHOT_IMAGE")); err != nil { // Chromium wants a clean path
+			t.Fatal(err)
+		}
+		name = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 	}
-	s, err := New(map[string]Model{"uncal": uncal, "parts": m}, Options{})
+	s, err := New(map[string]Model{"uncal": uncal, name: m}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +86,20 @@ func TestBrowserPage(t *testing.T) {
 
 	for i, step := range []chromedp.Action[chromedp.Void]{
 		chromedp.Navigate(ts.URL + "/"),
-		chromedp.WaitReady(chromedp.CSS(`#model option[value="parts"]`)),
-		chromedp.SetValue(chromedp.ID("model"), "parts"),
+		chromedp.WaitReady(chromedp.CSS(`#model option[value="` + name + `"]`)),
+		chromedp.SetValue(chromedp.ID("model"), name),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{img}),
-		chromedp.WaitVisible(chromedp.ID("outcome")),
 	} {
 		if err := chromedp.Do(ctx, step); err != nil {
 			t.Fatalf("driving the page, step %d: %v", i, err)
 		}
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	err = chromedp.Do(wctx, chromedp.WaitVisible(chromedp.ID("outcome")))
+	wcancel()
+	if err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
+		t.Fatalf("no result on the page (%v); it says %q", err, status)
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("overlay").complete && document.getElementById("overlay").naturalWidth > 0`)); err != nil {
 		t.Fatalf("waiting for the overlay: %v", err)
@@ -105,6 +117,13 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if v := os.Getenv("PNI_SCREENSHOT_SCALE"); v != "" && err == nil { // a smaller picture, for docs/img
+		scale, perr := strconv.ParseFloat(v, 64)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		shot, err = chromedp.Run(ctx, chromedp.ScreenshotScale(chromedp.CSS("body"), scale))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +135,7 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("decision %q; %s; screenshot %s (%d bytes)", decision, scores, path, len(shot))
-	if !strings.Contains(options, "parts") || !strings.Contains(options, "uncal") {
+	if !strings.Contains(options, name) || !strings.Contains(options, "uncal") {
 		t.Errorf("model choices %q", options)
 	}
 	if !strings.Contains(scores, "normalized score") || !strings.Contains(scores, "raw score") || overlayWidth <= 0 {

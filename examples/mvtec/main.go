@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	nb := fs.Bool("neighborhood", false, "turn the neighbourhood part on (off in the default preset)")
 	seed := fs.Int64("seed", 0, "random seed")
 	ratio := fs.Float64("ratio", 0, "coreset ratio (0 = the preset's)")
-	size := fs.Int("size", 0, "resize images to NxN (0 = the preset's size)")
+	size := fs.Int("size", 0, "resize images to NxN (0 = the preset's size); the preset's crop fraction, blur and window scale with it")
 	tau := fs.Float64("tau-scale", 1, "scale of the allowed-set threshold tau")
 	radius := fs.Int("radius", -1, "position box radius (-1 = scaled with the grid)")
 	window := fs.Int("window", 0, "neighbourhood window p (0 = the preset's)")
@@ -81,8 +81,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *nb && *noNb {
 		return fmt.Errorf("-neighborhood and -no-neighborhood contradict each other")
 	}
-	opts := []pni.Option{pni.WithPreset(pni.Preset(*preset)), pni.WithBackbone(*bb), pni.WithSeed(*seed),
-		pni.WithTauScale(*tau)}
+	opts := []pni.Option{pni.WithPreset(pni.Preset(*preset)), pni.WithSeed(*seed), pni.WithTauScale(*tau)}
+	if *size > 0 {
+		// One member at that size: the preset's crop fraction, blur and window scale with it.
+		opts = append(opts, pni.WithMembers(pni.Member{Backbone: *bb, Size: *size}))
+	} else {
+		opts = append(opts, pni.WithBackbone(*bb))
+	}
 	if *noPos {
 		opts = append(opts, pni.WithPosition(false))
 	}
@@ -94,9 +99,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *window > 0 {
 		opts = append(opts, pni.WithWindow(*window))
-	}
-	if *size > 0 {
-		opts = append(opts, pni.WithResize(*size, *size))
 	}
 	if *ratio > 0 {
 		opts = append(opts, pni.WithCoresetRatio(*ratio))

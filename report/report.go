@@ -1,12 +1,16 @@
 // Package report draws what a pni model saw in an image, for a person to
 // review: a panel of the input, its heatmap overlay and the regions found,
-// with a colour bar, and the overlay on its own.
+// with a colour bar, and the overlay on its own. It also holds the JSON
+// forms of a result (Result) and of a model (Model) that the pni command
+// and package serve write.
 //
 // Every picture uses one fixed colour map (Heat, Google's Turbo) over the
 // calibrated, normalised scale of pni.Result.NormMap: 0.5 is the image
 // threshold, so the same colour means the same thing in every image and
-// every model. An uncalibrated model's map is shown relative to its own
-// maximum, and the panel says so.
+// every model. The heatmap's opacity grows with the score up to the
+// threshold, so the part stays visible where it looks normal. An
+// uncalibrated model's map is shown relative to its own maximum, and the
+// panel says so.
 //
 //	res, _ := m.Score(ctx, img)
 //	panel, _ := report.Panel(img, res, report.Options{Title: path})

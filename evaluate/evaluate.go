@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"strings"
@@ -34,6 +35,11 @@ type Options struct {
 	// KeepOriginalMaps keeps each test image's map at its original size in the
 	// results (for heatmap overlays); maps at the network input size are always kept.
 	KeepOriginalMaps bool
+	// OnScore, when not nil, is called after each test image is scored,
+	// from Run's goroutine, with the decoded image and its full result (for
+	// per-image outputs such as review panels, without keeping every map);
+	// its error stops Run.
+	OnScore func(s mvtec.Sample, img image.Image, res *pni.Result) error
 	// AUPROLimit is the FPR up to which AUPRO integrates (0 = metrics.DefaultPROLimit, 0.3).
 	AUPROLimit float64
 	// Refiner, when not nil, is attached to the fitted model (Model.SetRefiner
@@ -161,6 +167,11 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 				if sc.region, sc.plain, err = decisionCounts(s, res); err != nil {
 					return nil, err
 				}
+			}
+		}
+		if opt.OnScore != nil {
+			if err := opt.OnScore(s, img, res); err != nil {
+				return nil, err
 			}
 		}
 		rep.Results = append(rep.Results, sc)

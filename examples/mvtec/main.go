@@ -6,8 +6,10 @@
 //	go run ./examples/mvtec -data ../shared/data/mvtec_ad/grid -preset mvtec -out /tmp/grid
 //
 // With -out it writes metrics.json, scores.csv, the fitted model (model.pni),
-// a heatmap overlay PNG per test image (heatmaps/<kind>/<name>.png) and the ROC
-// and PRO curves (roc.png, pro.png).
+// a review panel per test image (panels/<kind>/<name>.png: input, heatmap
+// overlay, regions, ground truth; see package report), the ROC and PRO
+// curves (roc.png, pro.png) and index.html, which shows them all with the
+// metrics table, test images sorted by score, for review in a browser.
 package main
 
 import (
@@ -57,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	nb := fs.Bool("neighborhood", false, "turn the neighbourhood part on (off in the default preset)")
 	seed := fs.Int64("seed", 0, "random seed")
 	ratio := fs.Float64("ratio", 0, "coreset ratio (0 = the preset's)")
+	size := fs.Int("size", 0, "resize images to NxN (0 = the preset's size); the preset's crop fraction, blur and window scale with it")
 	tau := fs.Float64("tau-scale", 1, "scale of the allowed-set threshold tau")
 	radius := fs.Int("radius", -1, "position box radius (-1 = scaled with the grid)")
 	window := fs.Int("window", 0, "neighbourhood window p (0 = the preset's)")
@@ -86,8 +89,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *nb && *noNb {
 		return fmt.Errorf("-neighborhood and -no-neighborhood contradict each other")
 	}
-	opts := []pni.Option{pni.WithPreset(pni.Preset(*preset)), pni.WithBackbone(*bb), pni.WithSeed(*seed),
-		pni.WithTauScale(*tau)}
+	opts := []pni.Option{pni.WithPreset(pni.Preset(*preset)), pni.WithSeed(*seed), pni.WithTauScale(*tau)}
+	if *size > 0 {
+		// One member at that size: the preset's crop fraction, blur and window scale with it.
+		opts = append(opts, pni.WithMembers(pni.Member{Backbone: *bb, Size: *size}))
+	} else {
+		opts = append(opts, pni.WithBackbone(*bb))
+	}
 	if *noPos {
 		opts = append(opts, pni.WithPosition(false))
 	}
@@ -134,7 +142,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	eo := evaluate.Options{FitOptions: opts, KeepOriginalMaps: *out != "", Refiner: refiner, Refine: *refineMode == "product"}
+	eo := evaluate.Options{FitOptions: opts, Refiner: refiner, Refine: *refineMode == "product"}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+		eo.OnScore = panelWriter(*out, ds.HasMasks)
+	}
 	if !*quiet {
 		eo.Progress = stderr
 	}

@@ -4,21 +4,16 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/x/pni/evaluate"
-	"github.com/x/pni/imageio"
 	"github.com/x/pni/metrics"
 )
 
@@ -62,10 +57,10 @@ func writeOutputs(dir string, rep *evaluate.Report) error {
 	if err := rep.Model.SaveFile(filepath.Join(dir, "model.pni")); err != nil {
 		return err
 	}
-	if err := writeHeatmaps(filepath.Join(dir, "heatmaps"), rep); err != nil {
+	if err := writeCurves(dir, rep); err != nil {
 		return err
 	}
-	return writeCurves(dir, rep)
+	return writeIndex(dir, rep)
 }
 
 func writeScores(path string, rep *evaluate.Report) error {
@@ -90,66 +85,6 @@ func writeScores(path string, rep *evaluate.Report) error {
 	return f.Close()
 }
 
-// writeHeatmaps blends each test image with a jet-coloured anomaly map, scaled
-// over the whole test set so that overlays are comparable.
-func writeHeatmaps(dir string, rep *evaluate.Report) error {
-	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, r := range rep.Results {
-		for _, v := range r.Original {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-	}
-	if !(hi > lo) {
-		hi = lo + 1
-	}
-	for _, r := range rep.Results {
-		if r.Original == nil {
-			continue
-		}
-		img, err := imageio.Load(r.Path)
-		if err != nil {
-			return err
-		}
-		b := img.Bounds()
-		out := image.NewRGBA(image.Rect(0, 0, r.OrigW, r.OrigH))
-		for y := 0; y < r.OrigH; y++ {
-			for x := 0; x < r.OrigW; x++ {
-				cr, cg, cb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-				t := float64((r.Original[y*r.OrigW+x] - lo) / (hi - lo))
-				jr, jg, jb := jet(t)
-				const a = 0.45
-				out.SetRGBA(x, y, color.RGBA{
-					R: uint8((1-a)*float64(cr>>8) + a*jr), G: uint8((1-a)*float64(cg>>8) + a*jg),
-					B: uint8((1-a)*float64(cb>>8) + a*jb), A: 255})
-			}
-		}
-		name := strings.TrimSuffix(filepath.Base(r.Path), filepath.Ext(r.Path)) + ".png"
-		p := filepath.Join(dir, r.Kind, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		f, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		if err := png.Encode(f, out); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// jet maps t in [0,1] to the classic jet colour map, 0..255 per channel.
-func jet(t float64) (r, g, b float64) {
-	t = math.Max(0, math.Min(1, t))
-	c := func(x float64) float64 { return 255 * math.Max(0, math.Min(1, 1.5-math.Abs(4*t-x))) }
-	return c(3), c(2), c(1)
-}
-
 func writeCurves(dir string, rep *evaluate.Report) error {
 	scores := make([]float32, len(rep.Results))
 	labels := make([]bool, len(rep.Results))
@@ -157,7 +92,7 @@ func writeCurves(dir string, rep *evaluate.Report) error {
 		scores[i], labels[i] = r.Score, r.Label
 	}
 	if fpr, tpr, err := metrics.ROC(scores, labels); err == nil {
-		if err := linePlot(filepath.Join(dir, "roc.png"), "Image ROC", "false-positive rate", "true-positive rate", fpr, tpr); err != nil {
+		if err := linePlot(filepath.Join(dir, "roc.png"), fmt.Sprintf("Image ROC (AUROC = %.4f)", rep.Overall.ImageAUROC), "false-positive rate", "true-positive rate", fpr, tpr); err != nil {
 			return err
 		}
 	}

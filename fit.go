@@ -211,7 +211,7 @@ func newMemberFitter(index int, cfg config, sp Member) (*memberFitter, error) {
 		}
 		name = filepath.Base(sp.Backbone)
 	}
-	bb, err := backbone.LoadBytes(bbBytes, &backbone.Options{Dim: cfg.dim})
+	bb, err := backbone.LoadBytes(bbBytes, &backbone.Options{Dim: backboneDim(cfg.dim)})
 	if err != nil {
 		return nil, err
 	}

@@ -362,7 +362,7 @@ func decodeSections(secs []section) (*Model, error) {
 		if err := mb.checkParts(); err != nil {
 			return nil, &FormatError{Msg: fmt.Sprintf("member %d: the parts do not fit together", i), Err: err}
 		}
-		bb, err := backbone.LoadBytes(mb.backboneBytes, &backbone.Options{Dim: mb.cfg.Dim})
+		bb, err := backbone.LoadBytes(mb.backboneBytes, &backbone.Options{Dim: backboneDim(mb.cfg.Dim)})
 		if err != nil {
 			return nil, &FormatError{Msg: fmt.Sprintf("member %d: embedded backbone", i), Err: err}
 		}
@@ -411,4 +411,17 @@ func (mb *member) decodePart(part string, payload []byte) error {
 		return errUnknownPart
 	}
 	return nil
+}
+
+// backboneDim is backbone.Options.Dim for a model's D: 0 (the default) when D
+// is the default. The backbone accepts the default D for layers of any width,
+// as PatchCore does, but an explicit D only up to 9*(C2+C3); a file records
+// the resolved D, so without this a model fitted at the default on a narrow
+// backbone would fit but not load, and WithEmbedDim(DefaultDim) would differ
+// from leaving D unset.
+func backboneDim(d int) int {
+	if d == backbone.DefaultDim {
+		return 0
+	}
+	return d
 }

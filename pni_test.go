@@ -200,7 +200,18 @@ func TestFitScoreFindsDefect(t *testing.T) {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	m := fitTiny(t, WithNeighborhood(true), WithMinValTop1(0))
+	t.Run("D=12", func(t *testing.T) {
+		saveLoadRoundTrip(t, fitTiny(t, WithNeighborhood(true), WithMinValTop1(0)))
+	})
+	// The default D (1024) is wider than the tiny backbone's 9*(8+8) values
+	// per position; PatchCore accepts that and so must a loaded model.
+	t.Run("default D", func(t *testing.T) {
+		saveLoadRoundTrip(t, fitTiny(t, WithEmbedDim(backbone.DefaultDim)))
+	})
+}
+
+func saveLoadRoundTrip(t *testing.T, m *Model) {
+	t.Helper()
 	var a bytes.Buffer
 	if err := m.Save(&a); err != nil {
 		t.Fatal(err)

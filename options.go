@@ -404,8 +404,8 @@ func WithFalseRejectRate(frr float64) Option {
 
 // WithThresholds sets the image threshold (raw score above which a part is
 // anomalous) and the pixel threshold (raw map level of its regions)
-// explicitly, overriding the calibration's estimates; pixel 0 keeps the
-// estimated pixel threshold (capped at image). The calibration statistics
+// explicitly, overriding the calibration's estimates; pixel 0 makes the
+// pixel threshold the image threshold (the default). The calibration statistics
 // are still estimated, for the normalised scale.
 func WithThresholds(image, pixel float64) Option {
 	return func(c *config) error {

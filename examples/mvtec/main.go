@@ -44,7 +44,7 @@ func defaultBackbone() string {
 	if shared == "" {
 		shared = "../shared"
 	}
-	return filepath.Join(shared, "models", "resnet50-imagenet-l23.onnx")
+	return filepath.Join(shared, "models", "densenet201-imagenet-l23.onnx")
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

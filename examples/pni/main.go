@@ -188,7 +188,9 @@ func cause(err error) string {
 	return err.Error()
 }
 
-const backboneName = "resnet50-imagenet-l23.onnx"
+// backboneName is the default backbone: DenseNet-201, which measured best at
+// the default preset on every shared set (README, "Backbone files").
+const backboneName = "densenet201-imagenet-l23.onnx"
 
 // defaultBackbone is $PNI_SHARED/models/<backboneName>, else
 // ../shared/models/<backboneName>.

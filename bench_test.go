@@ -84,19 +84,28 @@ func BenchmarkScore480(b *testing.B) {
 	b.Run("position", func(b *testing.B) { benchScore(b, 2, 1, WithPreset(PresetDefault)) })
 }
 
+// benchModel480 loads n bottle images and fits a model on the first two at
+// the default preset with the whole of their patches as the bank (7200, about
+// a 1% coreset of a 200-image category); the rest are for scoring.
+func benchModel480(b *testing.B, n int) ([]image.Image, *Model) {
+	b.Helper()
+	dir := sharedDir(b)
+	imgs := bottleImages(b, dir, n)
+	m, err := Fit(context.Background(), imgs[:2], WithPreset(PresetDefault),
+		WithBackbone(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")), WithCoresetRatio(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return imgs, m
+}
+
 // BenchmarkRefine480 times Refine alone (the image and the calibrated map
 // at the net's working size through the shipped net, the blend, the maps
 // back at the original size, the decision and the regions) on a bottle
 // image scored by a model at the default preset; beside BenchmarkScore480
 // it gives the cost refinement adds to a score.
 func BenchmarkRefine480(b *testing.B) {
-	dir := sharedDir(b)
-	imgs := bottleImages(b, dir, 3)
-	m, err := Fit(context.Background(), imgs[:2], WithPreset(PresetDefault),
-		WithBackbone(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")), WithCoresetRatio(1))
-	if err != nil {
-		b.Fatal(err)
-	}
+	imgs, m := benchModel480(b, 3)
 	net, err := refine.Default()
 	if err != nil {
 		b.Fatal(err)
@@ -124,13 +133,7 @@ func BenchmarkRefine480(b *testing.B) {
 // images per second, at the default preset with a bank of about a 1%
 // coreset of a 200-image category.
 func BenchmarkScoreParallel(b *testing.B) {
-	dir := sharedDir(b)
-	imgs := bottleImages(b, dir, 4)
-	m, err := Fit(context.Background(), imgs[:2], WithPreset(PresetDefault),
-		WithBackbone(filepath.Join(dir, "models", "resnet50-imagenet-l23.onnx")), WithCoresetRatio(1))
-	if err != nil {
-		b.Fatal(err)
-	}
+	imgs, m := benchModel480(b, 4)
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -147,10 +147,10 @@ type memberFitter struct {
 	slot            map[int]int     // position in used -> store slot
 	order           []int           // the greedy order: C_emb's training rows
 	mb              *member
-	targets         []int32     // nearest C_dist element of every training patch (the MLP's targets)
-	calScores       []float64   // leave-one-image-out image scores of the calibration images
-	calPixels       []float64   // a sample of their pixel scores
-	calMaps         [][]float32 // their maps at the member's input size (ensembles only)
+	targets         map[int][]int32 // nearest C_dist element of every patch of the MLP's images (its targets)
+	calScores       []float64       // leave-one-image-out image scores of the calibration images
+	calPixels       []float64       // a sample of their pixel scores
+	calMaps         [][]float32     // their maps at the member's input size (ensembles only)
 }
 
 // neighborhoodReducedDim is the width each neighbour feature is projected to
@@ -646,29 +646,68 @@ func (mf *memberFitter) coreset(f *fitter) func(context.Context) error {
 	}
 }
 
-// assign finds the nearest C_emb element of every training patch (for the
-// position histograms) and its nearest C_dist element (the MLP's targets).
+// maxAssignImages bounds the training images whose patches the assign stage
+// looks up in the bank for the position histograms. The lookup costs
+// rows x |C_emb| per image and |C_emb| grows with the number of images N, so
+// over every image the stage would cost N² (at 761 images of 480 px it
+// already took 60% as long as the backbone); over at most maxAssignImages
+// evenly spaced images it grows as N. Five hundred images give each grid
+// position 500 x (2·radius+1)² counts (40500 at 480 px, whose default radius is 4), far
+// more than the histograms' threshold needs to tell where a bank element
+// appears, and every set up to 500 images (every MVTec AD category) is
+// counted in full.
+const maxAssignImages = 500
+
+// assignImages returns the training images the position histograms count.
+func (mf *memberFitter) assignImages(n int) []int { return evenly(n, maxAssignImages) }
+
+// mlpImages returns the training images whose reduced features train the
+// MLP: at most a quarter of the memory budget's worth of them, evenly spaced.
+func (mf *memberFitter) mlpImages(f *fitter) []int {
+	return evenly(len(f.samples), max(2, int(f.cfg.memBudget/4/int64(mf.rows*neighborhoodReducedDim*4))))
+}
+
+// assign finds the nearest C_emb element of the patches of assignImages
+// (for the position histograms) and the nearest C_dist element of those of
+// mlpImages (the MLP's targets), in one pass over the union.
 func (mf *memberFitter) assign(f *fitter) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var hb *position.Builder
 		var err error
 		c, n := mf.cfg, len(f.samples)
+		inHist, inMLP := map[int]bool{}, map[int]bool{}
 		if c.Position {
 			if hb, err = position.NewBuilder(c.GridH, c.GridW, mf.k, c.Radius); err != nil {
 				return err
 			}
+			for _, i := range mf.assignImages(n) {
+				inHist[i] = true
+			}
 		}
 		var distIndex *knn.Index
 		if c.Neighborhood {
-			mf.targets = make([]int32, mf.total)
+			mf.targets = map[int][]int32{}
 			if distIndex, err = knn.Build(mf.mb.bank.emb[:mf.nDist*mf.dim], mf.nDist, mf.dim, searchDim); err != nil {
 				return err
 			}
+			for _, i := range mf.mlpImages(f) {
+				inMLP[i] = true
+			}
+		}
+		var todo []int
+		for i := 0; i < n; i++ {
+			if inHist[i] || inMLP[i] {
+				todo = append(todo, i)
+			}
+		}
+		if hb != nil && len(inHist) < n {
+			f.report(Progress{Stage: StageAssign, Done: 0, Total: len(todo),
+				Message: fmt.Sprintf("the position histograms count %d of the %d images (evenly spaced)", len(inHist), n)})
 		}
 		buf := make([]float32, mf.rows*mf.dim)
 		idx := make([]int32, mf.rows)
 		dist := make([]float32, mf.rows)
-		for i := 0; i < n; i++ {
+		for j, i := range todo {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -676,21 +715,23 @@ func (mf *memberFitter) assign(f *fitter) func(context.Context) error {
 			if err != nil {
 				return err
 			}
-			if hb != nil {
+			if inHist[i] {
 				mf.mb.bank.index.Search(feats, mf.rows, nil, idx, dist)
 				if err := hb.Add(idx); err != nil {
 					return err
 				}
 			}
-			if distIndex != nil {
-				distIndex.Search(feats, mf.rows, nil, mf.targets[i*mf.rows:(i+1)*mf.rows], dist)
+			if inMLP[i] {
+				t := make([]int32, mf.rows)
+				distIndex.Search(feats, mf.rows, nil, t, dist)
+				mf.targets[i] = t
 			}
-			f.report(Progress{Stage: StageAssign, Done: i + 1, Total: n})
+			f.report(Progress{Stage: StageAssign, Done: j + 1, Total: len(todo)})
 		}
 		if hb != nil {
 			mf.mb.pos = hb.Build()
 			f.report(Progress{Stage: StagePosition, Done: 1, Total: 1,
-				Message: fmt.Sprintf("histograms of %d positions, radius %d", mf.rows, c.Radius)})
+				Message: fmt.Sprintf("histograms of %d positions from %d images, radius %d", mf.rows, len(inHist), c.Radius)})
 		}
 		return nil
 	}
@@ -715,9 +756,7 @@ func (mf *memberFitter) neighborhood(f *fitter) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		// The reduced features of at most a quarter of the budget's worth of
-		// images (evenly spaced) train the MLP.
-		imgs := evenly(n, max(2, int(f.cfg.memBudget/4/int64(mf.rows*r*4))))
+		imgs := mf.mlpImages(f)
 		if len(imgs) < n {
 			f.report(Progress{Stage: StageNeighborhood, Done: 0, Total: epochs,
 				Message: fmt.Sprintf("the MLP trains on %d of the %d images (the memory budget's share)", len(imgs), n)})
@@ -731,7 +770,7 @@ func (mf *memberFitter) neighborhood(f *fitter) func(context.Context) error {
 				return err
 			}
 			red.Apply(feats, mf.rows, rfeat[j*mf.rows*r:(j+1)*mf.rows*r])
-			copy(targets[j*mf.rows:(j+1)*mf.rows], mf.targets[i*mf.rows:(i+1)*mf.rows])
+			copy(targets[j*mf.rows:(j+1)*mf.rows], mf.targets[i])
 		}
 		nbm, err := neighborhood.Train(ctx, red, rfeat, len(imgs), mf.cfg.GridH, mf.cfg.GridW, targets, mf.nDist, nc)
 		if err != nil {

@@ -564,3 +564,40 @@ func TestFitFilesBadImages(t *testing.T) {
 		t.Errorf("nothing readable: %v", err)
 	}
 }
+
+// TestAssignImagesBounded checks that the assign stage looks up the
+// patches of at most maxAssignImages evenly spaced images when the training
+// set is larger, and every image when it is not.
+func TestAssignImagesBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fits 520 images")
+	}
+	for _, n := range []int{12, maxAssignImages + 20} {
+		var total int
+		var msg string
+		_, err := Fit(context.Background(), normals(n), tinyOpts(WithProgress(func(p Progress) {
+			switch p.Stage {
+			case StageAssign:
+				total = p.Total
+			case StagePosition:
+				msg = p.Message
+			}
+		}))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := min(n, maxAssignImages)
+		if total != want {
+			t.Errorf("n = %d: the assign stage went over %d images, want %d", n, total, want)
+		}
+		if !strings.Contains(msg, fmt.Sprintf("from %d images", want)) {
+			t.Errorf("n = %d: position message %q does not say the histograms count %d images", n, msg, want)
+		}
+	}
+	idx := evenly(2000, maxAssignImages)
+	for j := 1; j < len(idx); j++ {
+		if d := idx[j] - idx[j-1]; d < 3 || d > 5 {
+			t.Fatalf("evenly(2000, %d): step %d at %d, want 4 apart (evenly spaced)", maxAssignImages, d, j)
+		}
+	}
+}

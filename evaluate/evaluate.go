@@ -37,9 +37,10 @@ type Options struct {
 	KeepOriginalMaps bool
 	// OnScore, when not nil, is called after each test image is scored,
 	// from Run's goroutine, with the decoded image and its full result (for
-	// per-image outputs such as review panels, without keeping every map);
-	// its error stops Run.
-	OnScore func(s mvtec.Sample, img image.Image, res *pni.Result) error
+	// per-image outputs such as review panels, without keeping every map)
+	// and, when results are refined, the result before refinement (else
+	// nil); its error stops Run.
+	OnScore func(s mvtec.Sample, img image.Image, res, unrefined *pni.Result) error
 	// AUPROLimit is the FPR up to which AUPRO integrates (0 = metrics.DefaultPROLimit, 0.3).
 	AUPROLimit float64
 	// Refiner, when not nil, is attached to the fitted model (Model.SetRefiner
@@ -101,6 +102,7 @@ type Report struct {
 	FitSeconds      float64
 	ScoreMsPerImage float64
 	PeakRSSMB       float64
+	Refined         bool // every result was refined (Options.Refiner or Options.Refine)
 }
 
 // Run fits a model on ds.Train and scores every test image.
@@ -130,7 +132,7 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 		}
 	}
 	rep := &Report{Dataset: ds.Root, Model: model, NTrain: len(ds.Train), NTest: len(ds.Test),
-		FitSeconds: time.Since(start).Seconds()}
+		FitSeconds: time.Since(start).Seconds(), Refined: opt.Refine || opt.Refiner != nil}
 
 	var scoreTime time.Duration
 	for i, s := range ds.Test {
@@ -143,7 +145,9 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 		}
 		t0 := time.Now()
 		res, err := model.Score(ctx, img)
+		var unrefined *pni.Result
 		if err == nil && (opt.Refine || opt.Refiner != nil) {
+			unrefined = res
 			res, err = model.Refine(ctx, img, res)
 		}
 		if err != nil {
@@ -170,7 +174,7 @@ func Run(ctx context.Context, ds *mvtec.Dataset, opt Options) (*Report, error) {
 			}
 		}
 		if opt.OnScore != nil {
-			if err := opt.OnScore(s, img, res); err != nil {
+			if err := opt.OnScore(s, img, res, unrefined); err != nil {
 				return nil, err
 			}
 		}

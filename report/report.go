@@ -165,6 +165,10 @@ type Options struct {
 	// TileHeight is each tile's height in pixels (default 256); tiles keep
 	// the image's aspect ratio.
 	TileHeight int
+	// Unrefined, when not nil, is the image's result before refinement
+	// (Model.Score's, when res is Model.Refine's): the panel then has a tile
+	// with its heatmap, on the same scale, beside the refined one.
+	Unrefined *pni.Result
 }
 
 // Colours of the panel.
@@ -182,9 +186,10 @@ var (
 )
 
 // Panel draws one image's review panel: a header (title, score, normalised
-// score, decision, regions), then the input | its heatmap overlay | the
-// region contours at the pixel threshold (red) [| the ground-truth contour
-// (green) with the regions'], and a colour bar of the normalised scale
+// score, decision, regions), then the input [| the heatmap before
+// refinement] | its heatmap overlay | the region contours at the pixel
+// threshold (red) [| the ground-truth contour (green) with the regions'],
+// and a colour bar of the normalised scale
 // with the image threshold (0.5) and the pixel threshold marked.
 func Panel(img image.Image, res *pni.Result, opt Options) (*image.RGBA, error) {
 	v, err := newView(img, res)
@@ -194,6 +199,15 @@ func Panel(img image.Image, res *pni.Result, opt Options) (*image.RGBA, error) {
 	if opt.Truth != nil && len(opt.Truth) != v.w*v.h {
 		return nil, fmt.Errorf("report: %w: ground truth has %d pixels, the image %dx%d", pni.ErrInvalidArgument, len(opt.Truth), v.w, v.h)
 	}
+	var before *view
+	if opt.Unrefined != nil {
+		if before, err = newView(img, opt.Unrefined); err != nil {
+			return nil, fmt.Errorf("%w (the unrefined result)", err)
+		}
+		if before.calibrated != v.calibrated {
+			return nil, fmt.Errorf("report: %w: the unrefined result and the result are not both calibrated", pni.ErrInvalidArgument)
+		}
+	}
 	th := opt.TileHeight
 	if th <= 0 {
 		th = 256
@@ -202,7 +216,10 @@ func Panel(img image.Image, res *pni.Result, opt Options) (*image.RGBA, error) {
 	tw := max(1, min(4*th, int(math.Round(float64(th)*float64(v.w)/float64(v.h)))))
 	tiles := 3
 	if opt.Truth != nil {
-		tiles = 4
+		tiles++
+	}
+	if before != nil {
+		tiles++
 	}
 	headerH := 2*lineHeight + margin
 	captionH := lineHeight + 2
@@ -235,27 +252,38 @@ func Panel(img image.Image, res *pni.Result, opt Options) (*image.RGBA, error) {
 	// Tiles.
 	paste(0)
 	caption(0, "input")
-	at := paste(1)
+	i := 1
+	heat := "heatmap"
+	if before != nil {
+		at := paste(i)
+		blend(out, at, before, tw, th)
+		caption(i, "before refinement")
+		heat = "refined"
+		i++
+	}
+	at := paste(i)
 	blend(out, at, v, tw, th)
 	if v.calibrated {
-		caption(1, "heatmap (0.5 = threshold)")
+		caption(i, heat+" (0.5 = threshold)")
 	} else {
-		caption(1, "heatmap (map / its max)")
+		caption(i, heat+" (map / its max)")
 	}
-	at = paste(2)
+	i++
+	at = paste(i)
 	if v.calibrated {
 		contour(out, at, tw, th, func(x, y int) bool { return v.regions[v.at(x, y, tw, th)] }, regionInk)
-		caption(2, fmt.Sprintf("regions at pixel level %.2f", v.pixelLevel))
+		caption(i, fmt.Sprintf("regions at pixel level %.2f", v.pixelLevel))
 	} else {
-		caption(2, "regions: not calibrated")
+		caption(i, "regions: not calibrated")
 	}
+	i++
 	if opt.Truth != nil {
-		at = paste(3)
+		at = paste(i)
 		contour(out, at, tw, th, func(x, y int) bool { return opt.Truth[v.at(x, y, tw, th)] }, truthInk)
 		if v.calibrated {
 			contour(out, at, tw, th, func(x, y int) bool { return v.regions[v.at(x, y, tw, th)] }, regionInk)
 		}
-		caption(3, "truth (green), regions (red)")
+		caption(i, "truth (green), regions (red)")
 	}
 
 	// Colour bar.

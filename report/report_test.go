@@ -87,6 +87,46 @@ func TestPanel(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// With the result before refinement: one more tile, after the input,
+	// drawn exactly as the heatmap tile is for the same result, and
+	// differently for a different map.
+	p5, err := Panel(bad, res, Options{Title: "bad.png", Truth: truth, TileHeight: 128, Unrefined: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p5.Bounds().Dx() != p4.Bounds().Dx()+128+margin {
+		t.Errorf("panel with the unrefined tile is %v, want one tile wider than %v", p5.Bounds(), p4.Bounds())
+	}
+	tile := func(p *image.RGBA, i int) []uint8 {
+		var px []uint8
+		for y := top; y < top+128; y++ {
+			x := margin + i*(128+margin)
+			px = append(px, p.Pix[p.PixOffset(x, y):p.PixOffset(x+128, y)]...)
+		}
+		return px
+	}
+	if !bytes.Equal(tile(p5, 1), tile(p5, 2)) || !bytes.Equal(tile(p5, 2), tile(p4, 1)) {
+		t.Error("the unrefined tile of the same result differs from its heatmap tile")
+	}
+	flat := *res
+	flat.NormMap = make([]float32, len(res.NormMap))
+	p6, err := Panel(bad, res, Options{Title: "bad.png", TileHeight: 128, Unrefined: &flat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(tile(p6, 1), tile(p6, 2)) || !bytes.Equal(tile(p6, 2), tile(p4, 1)) {
+		t.Error("a zero map before refinement is drawn like the refined heatmap, or moved it")
+	}
+	if dir := os.Getenv("PNI_REPORT_OUT"); dir != "" {
+		WritePNG(filepath.Join(dir, "panel5.png"), p5)
+		WritePNG(filepath.Join(dir, "panel6.png"), p6)
+	}
+	small := *res
+	small.OrigW = 32
+	if _, err := Panel(bad, res, Options{Unrefined: &small}); !errors.Is(err, pni.ErrInvalidArgument) {
+		t.Errorf("unrefined result of another size: %v, want ErrInvalidArgument", err)
+	}
+
 	// Mismatches and nils are argument errors, not panics.
 	for name, f := range map[string]func() error{
 		"nil result":  func() error { _, err := Panel(bad, nil, Options{}); return err },

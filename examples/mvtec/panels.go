@@ -24,11 +24,12 @@ func panelPath(s mvtec.Sample) string {
 }
 
 // panelWriter returns the evaluate.Options.OnScore hook that writes each
-// test image's panel (input | overlay | regions | ground truth when the set
-// has masks) under dir as it is scored.
-func panelWriter(dir string, hasMasks bool) func(mvtec.Sample, image.Image, *pni.Result) error {
-	return func(s mvtec.Sample, img image.Image, res *pni.Result) error {
-		opt := report.Options{Title: fmt.Sprintf("%s/%s", s.Kind, filepath.Base(s.Path))}
+// test image's panel (input | overlay before refinement when refining |
+// overlay | regions | ground truth when the set has masks) under dir as it
+// is scored.
+func panelWriter(dir string, hasMasks bool) func(mvtec.Sample, image.Image, *pni.Result, *pni.Result) error {
+	return func(s mvtec.Sample, img image.Image, res, unrefined *pni.Result) error {
+		opt := report.Options{Title: fmt.Sprintf("%s/%s", s.Kind, filepath.Base(s.Path)), Unrefined: unrefined}
 		if hasMasks {
 			opt.Truth = make([]bool, res.OrigW*res.OrigH) // a good image: nothing to find
 			if s.MaskPath != "" {
@@ -83,6 +84,7 @@ type indexPage struct {
 	Timing        string
 	Metrics       []indexMetrics
 	ROC, PRO      bool
+	Refined       bool
 	Rows          []indexRow
 }
 
@@ -116,7 +118,7 @@ tr.overall td { font-weight: bold; }
 <p class="meta">false rejects: good images flagged anomalous; caught: defective images flagged; region F1 / threshold F1: pixel F1 of the regions and of the plain pixel threshold against the masks. Each defect kind's row counts the good images too.</p>
 {{if or .ROC .PRO}}<h2>Curves</h2><div class="curves">{{if .ROC}}<img src="roc.png" alt="image ROC curve">{{end}}{{if .PRO}}<img src="pro.png" alt="PRO curve">{{end}}</div>{{end}}
 <h2>Test images, highest score first</h2>
-<p class="meta">Each panel: input | heatmap overlay on the normalised scale (0.5 = image threshold) | regions at the pixel threshold (red){{if .PRO}} | ground truth (green){{end}}. A red background marks a wrong decision.</p>
+<p class="meta">Each panel: input{{if .Refined}} | heatmap before refinement | refined heatmap{{else}} | heatmap overlay{{end}} on the normalised scale (0.5 = image threshold) | regions at the pixel threshold (red){{if .PRO}} | ground truth (green){{end}}. A red background marks a wrong decision.</p>
 {{range .Rows}}<div class="item{{if not .Right}} wrong{{end}}" id="r{{.Rank}}">
 <b>#{{.Rank}}</b> <span class="tag">{{.Kind}}</span> {{.Path}} &mdash; score {{.Score}}, normalized {{.Normalized}},
 <span class="{{if eq .Decision "anomalous"}}bad{{else}}good{{end}}">{{.Decision}}</span>{{if .Regions}}, {{.Regions}} region(s){{end}}
@@ -129,7 +131,7 @@ tr.overall td { font-weight: bold; }
 // and PRO plots and every test image's panel, sorted by score.
 func writeIndex(dir string, rep *evaluate.Report) error {
 	info := rep.Model.Info()
-	pg := indexPage{Dataset: rep.Dataset, NTrain: rep.NTrain, NTest: rep.NTest,
+	pg := indexPage{Dataset: rep.Dataset, NTrain: rep.NTrain, NTest: rep.NTest, Refined: rep.Refined,
 		Model: fmt.Sprintf("Preset %s, input %dx%d, grid %dx%d, |C_emb| %d, position %v, neighbourhood %v.",
 			info.Preset, info.InputW, info.InputH, info.GridW, info.GridH, info.EmbSize, info.Position, info.Neighborhood),
 		Timing: fmt.Sprintf("Fit %.1f s, score %.1f ms/image, peak RSS %.0f MB.", rep.FitSeconds, rep.ScoreMsPerImage, rep.PeakRSSMB)}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -93,5 +94,34 @@ func TestOutputs(t *testing.T) {
 		if !strings.Contains(page, w) {
 			t.Errorf("index.html lacks %q", w)
 		}
+	}
+
+	// Refined by the shipped net, each panel has the heatmap before
+	// refinement too: one tile wider, and the page says so.
+	out2 := filepath.Join(t.TempDir(), "out")
+	err = run(context.Background(), []string{"-data", root, "-backbone", testparts.Backbone(), "-size", "64", "-ratio", "0.5",
+		"-q", "-out", out2, "-refine", "default"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("-refine default: %v\n%s", err, stderr.String())
+	}
+	size := func(path string) image.Point {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		c, err := png.DecodeConfig(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return image.Pt(c.Width, c.Height)
+	}
+	plain, refined := size(filepath.Join(out, "panels/spot/sa.png")), size(filepath.Join(out2, "panels/spot/sa.png"))
+	if refined.X <= plain.X || refined.Y != plain.Y {
+		t.Errorf("refined panel %v, plain %v: want one more tile", refined, plain)
+	}
+	html2, _ := os.ReadFile(filepath.Join(out2, "index.html"))
+	if !strings.Contains(string(html2), "heatmap before refinement") || strings.Contains(page, "before refinement") {
+		t.Error("index.html does not say which runs' panels show the heatmap before refinement")
 	}
 }

@@ -7,7 +7,8 @@
 //
 // With -out it writes metrics.json, scores.csv, the fitted model (model.pni),
 // a review panel per test image (panels/<kind>/<name>.png: input, heatmap
-// overlay, regions, ground truth; see package report), the ROC and PRO
+// overlay (with -refine, before and after refinement), regions, ground
+// truth; see package report), the ROC and PRO
 // curves (roc.png, pro.png) and index.html, which shows them all with the
 // metrics table, test images sorted by score, for review in a browser.
 package main
@@ -66,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	memLimit := fs.Int64("memlimit-mb", 3072, "soft memory limit for the Go runtime in MiB (runtime/debug.SetMemoryLimit; 0 = leave GOMEMLIMIT as it is)")
 	quiet := fs.Bool("q", false, "no progress bar")
 	refineMode := fs.String("refine", "none", "refinement: none, product (train a net on this product's good images), default (the shipped generic net) or an ONNX file")
+	blend := fs.Float64("blend", 0, "with -refine: the refined map's weight a in (1-a) map + a pred (0 = pni.DefaultRefineBlend)")
 	var members memberFlags
 	fs.Var(&members, "member", "an ensemble member BACKBONE[:SIZE] (repeat for several; replaces -backbone)")
 	tiles := fs.String("tiles", "", "score in tiles SIZE[,OVERLAP] of original pixels (e.g. 480,64)")
@@ -124,11 +126,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		opts = append(opts, pni.WithTiles(size, overlap))
 	}
+	if !(*blend >= 0 && *blend <= 1) {
+		return fmt.Errorf("-blend %v: want a weight in [0, 1] (0 = the default, %v)", *blend, pni.DefaultRefineBlend)
+	}
 	var refiner *refine.Net
 	switch *refineMode {
 	case "none":
 	case "product":
-		opts = append(opts, pni.WithRefinement(pni.RefinementConfig{}))
+		opts = append(opts, pni.WithRefinement(pni.RefinementConfig{Blend: *blend}))
 	case "default":
 		var err error
 		if refiner, err = refine.Default(); err != nil {
@@ -142,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	eo := evaluate.Options{FitOptions: opts, Refiner: refiner, Refine: *refineMode == "product"}
+	eo := evaluate.Options{FitOptions: opts, Refiner: refiner, RefineBlend: *blend, Refine: *refineMode == "product"}
 	if *out != "" {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err

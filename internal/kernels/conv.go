@@ -57,7 +57,7 @@ var convRowPool = sync.Pool{New: func() any { return new([]convRow) }}
 // pads, C or M not divisible by Group) panic.
 func Conv2D(p ConvParams, in, weight, bias, out []float32, relu bool) {
 	p.check()
-	conv2D(p, weight, nil, in, bias, out, relu)
+	conv2D(p, weight, nil, in, bias, out, relu, nil)
 }
 
 // ConvWeights is a convolution's weight tensor packed once into the
@@ -104,7 +104,56 @@ func Conv2DPacked(p ConvParams, w *ConvWeights, in, bias, out []float32, relu bo
 	if w == nil || w.m != p.M || w.cg != p.C/p.Group || w.kh != p.KH || w.kw != p.KW || w.group != p.Group {
 		panic(fmt.Sprintf("kernels: ConvWeights do not match ConvParams %+v", p))
 	}
-	conv2D(p, w.raw, w, in, bias, out, relu)
+	conv2D(p, w.raw, w, in, bias, out, relu, nil)
+}
+
+// Pre is a per-input-channel affine map followed by ReLU,
+// x' = max(x·Scale[c] + Shift[c], 0): an inference-mode BatchNormalization
+// and ReLU that precede a convolution (DenseNet's pre-activation layers).
+type Pre struct {
+	Scale, Shift []float32 // one per input channel
+}
+
+// Conv2DPackedPre is Conv2DPacked on pre applied to in, which is not
+// modified. For a 1×1 stride-1 unpadded convolution pre is applied as the
+// input is packed for the matrix product, so the BatchNormalization and ReLU
+// cost no pass over memory and no buffer of their own; any other
+// convolution applies it to a temporary copy first. It panics when pre does
+// not have one scale and one shift per input channel.
+func Conv2DPackedPre(p ConvParams, w *ConvWeights, in, bias, out []float32, relu bool, pre Pre) {
+	p.check()
+	if w == nil || w.m != p.M || w.cg != p.C/p.Group || w.kh != p.KH || w.kw != p.KW || w.group != p.Group {
+		panic(fmt.Sprintf("kernels: ConvWeights do not match ConvParams %+v", p))
+	}
+	if len(pre.Scale) != p.C || len(pre.Shift) != p.C {
+		panic(fmt.Sprintf("kernels: Pre has %d scales and %d shifts for %d channels", len(pre.Scale), len(pre.Shift), p.C))
+	}
+	if p.M/p.Group < directMaxM || !p.pointwise() {
+		hw := p.H * p.W
+		tmp := make([]float32, p.N*p.C*hw)
+		for i := 0; i < p.N*p.C; i++ {
+			c := i % p.C
+			applyPre(tmp[i*hw:(i+1)*hw], in[i*hw:(i+1)*hw], pre.Scale[c], pre.Shift[c])
+		}
+		conv2D(p, w.raw, w, tmp, bias, out, relu, nil)
+		return
+	}
+	conv2D(p, w.raw, w, in, bias, out, relu, &pre)
+}
+
+// applyPre writes max(src·s + t, 0) to dst.
+func applyPre(dst, src []float32, s, t float32) {
+	dst = dst[:len(src)]
+	for j, v := range src {
+		dst[j] = max(v*s+t, 0)
+	}
+}
+
+// pointwise reports a 1×1 stride-1 unpadded convolution: a plain matrix
+// product with the NCHW input plane.
+func (p ConvParams) pointwise() bool {
+	return p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
+		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
 }
 
 // packedA returns a packer that hands out views of group g's prepacked
@@ -123,8 +172,10 @@ func (w *ConvWeights) packedA(g, kk, mgPad int) packFn {
 // directMaxM: groups with fewer output channels than this run conv2DDirect.
 const directMaxM = 4
 
-// conv2D is Conv2D with the weights either raw (pw == nil) or prepacked.
-func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []float32, relu bool) {
+// conv2D is Conv2D with the weights either raw (pw == nil) or prepacked,
+// and pre (nil, or only for pointwise convolutions with at least directMaxM
+// output channels per group) applied to the input as it is packed.
+func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []float32, relu bool, pre *Pre) {
 	oh, ow := p.OutSize()
 	if p.N == 0 || p.M == 0 || oh <= 0 || ow <= 0 {
 		return
@@ -144,8 +195,7 @@ func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []flo
 	if pw == nil {
 		weight = weight[:p.M*kk]
 	}
-	pointwise := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
-		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
+	pointwise := p.pointwise()
 	var tab []convRow
 	if !pointwise {
 		tabp := convRowPool.Get().(*[]convRow)
@@ -180,9 +230,12 @@ func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []flo
 				packA = packRowsA(weight[g*mg*kk:(g+1)*mg*kk], kk)
 			}
 			var packB packFn
-			if pointwise {
+			switch {
+			case pre != nil:
+				packB = packRowsBPre(src, hw, pre.Scale[g*cg:(g+1)*cg], pre.Shift[g*cg:(g+1)*cg])
+			case pointwise:
 				packB = packRowsB(src, hw)
-			} else {
+			default:
 				packB = packConvB(p, src, tab, ow)
 			}
 			gemmPar(mg, ohw, kk, packA, packB, dst, ohw, ep)

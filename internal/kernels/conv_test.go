@@ -99,6 +99,59 @@ func TestConv2D(t *testing.T) {
 	})
 }
 
+// TestConv2DPackedPre checks the BatchNormalization+ReLU folded into a
+// convolution's input against the plain convolution of the mapped input
+// (max(x·s + t, 0), computed here), on every convolution case: pointwise
+// ones take the fused packing, the rest the copy. The input is not modified.
+func TestConv2DPackedPre(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(23, 24))
+		fused := 0
+		for ci, p := range convCases() {
+			oh, ow := p.OutSize()
+			if oh <= 0 || ow <= 0 {
+				continue
+			}
+			kk := p.C / p.Group * p.KH * p.KW
+			hw := p.H * p.W
+			in := randGuarded(rng, p.N*p.C*hw)
+			w := randGuarded(rng, p.M*kk)
+			bias := randGuarded(rng, p.M)
+			pre := Pre{Scale: randGuarded(rng, p.C).data, Shift: randGuarded(rng, p.C).data}
+			mapped := make([]float32, len(in.data))
+			for i, v := range in.data {
+				c := i / hw % p.C
+				mapped[i] = max(v*pre.Scale[c]+pre.Shift[c], 0)
+			}
+			in0 := clone(in.data)
+			pw := PackConvWeights(p, w.data)
+			want := make([]float32, p.N*p.M*oh*ow)
+			Conv2DPacked(p, pw, mapped, bias.data, want, true)
+			out := newGuarded(len(want))
+			Conv2DPackedPre(p, pw, in.data, bias.data, out.data, true, pre)
+			name := fmt.Sprintf("case %d %+v", ci, p)
+			in.check(t, name+" in")
+			out.check(t, name+" out")
+			sameBits(t, name+" in", in.data, in0)
+			sameBits(t, name+" pre vs mapped input", out.data, want)
+			if p.pointwise() && p.M/p.Group >= directMaxM {
+				fused++
+			}
+		}
+		if fused < 2 {
+			t.Errorf("%d pointwise cases took the fused packing, want at least 2", fused)
+		}
+	})
+	defer func() {
+		if recover() == nil {
+			t.Error("a Pre of the wrong length did not panic")
+		}
+	}()
+	p := cp(1, 4, 3, 3, 8, 1, 1, 1, 0, 1, 1)
+	Conv2DPackedPre(p, PackConvWeights(p, make([]float32, 32)), make([]float32, 36), nil, make([]float32, 72), false,
+		Pre{Scale: make([]float32, 3), Shift: make([]float32, 4)})
+}
+
 // TestConv2DHand checks a convolution small enough to work out by hand.
 func TestConv2DHand(t *testing.T) {
 	in := []float32{

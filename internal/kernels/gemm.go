@@ -100,6 +100,34 @@ func packRowsB(b []float32, ld int) packFn {
 	}
 }
 
+// packRowsBPre is packRowsB with row r's values mapped to
+// max(v·scale[r] + shift[r], 0) (see Pre).
+func packRowsBPre(b []float32, ld int, scale, shift []float32) packFn {
+	return func(dst []float32, j0, n, p0, kc int) []float32 {
+		for jp := 0; jp*nr < n; jp++ {
+			d := dst[jp*kc*nr : (jp+1)*kc*nr]
+			cols := min(nr, n-jp*nr)
+			js := j0 + jp*nr
+			if cols == nr {
+				for p := 0; p < kc; p++ {
+					s, t := scale[p0+p], shift[p0+p]
+					v := (*[nr]float32)(b[(p0+p)*ld+js : (p0+p)*ld+js+nr])
+					q := (*[nr]float32)(d[p*nr : p*nr+nr])
+					for j := range q {
+						q[j] = max(v[j]*s+t, 0)
+					}
+				}
+				continue
+			}
+			clear(d)
+			for p := 0; p < kc; p++ {
+				applyPre(d[p*nr:p*nr+cols], b[(p0+p)*ld+js:(p0+p)*ld+js+cols], scale[p0+p], shift[p0+p])
+			}
+		}
+		return dst
+	}
+}
+
 // packColsB packs Bᵀ for a row-major n×k matrix b (row stride ld): column j
 // of the packed block is row j of b.
 func packColsB(b []float32, ld int) packFn {

@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"github.com/x/pni/internal/kernels"
+
 	"context"
 	"fmt"
 	"strings"
@@ -68,6 +70,10 @@ type step struct {
 	// relu: a following Relu is applied (Conv, Add).
 	foldBN bool
 	relu   bool
+	// pre: a BatchNormalization+Relu before a pointwise Conv, applied as
+	// the Conv packs its input (ins[0] is then the BatchNormalization's
+	// input).
+	pre *kernels.Pre
 }
 
 // plan is a compiled evaluation order for one set of requested outputs.
@@ -155,13 +161,52 @@ func (m *Model) buildPlan(outputs []string) (*plan, error) {
 		}
 		return c
 	}
-	// Steps, with Conv(+BN)(+Relu) fusion.
+	// BatchNormalization -> Relu -> pointwise Conv chains, each value read
+	// only by the next node, become the Conv's input mapping (DenseNet's
+	// pre-activation layers): the two nodes cost no pass of their own.
 	skip := make([]bool, len(m.nodes))
+	type preFold struct {
+		pre *kernels.Pre
+		in  int
+	}
+	folds := map[int]preFold{}
+	sole := func(id int) int {
+		if id < 0 || requested[id] || len(consumers[id]) != 1 {
+			return -1
+		}
+		return consumers[id][0]
+	}
+	for i, n := range m.nodes {
+		if !needNode[i] || n.op != "Conv" || n.conv == nil || !n.conv.pointwise {
+			continue
+		}
+		x := n.inputs[0]
+		if sole(x) != i || m.producer[x] < 0 {
+			continue
+		}
+		r := m.producer[x]
+		rn := m.nodes[r]
+		if rn.op != "Relu" || rn.outputs[0] != x || sole(rn.inputs[0]) != r || m.producer[rn.inputs[0]] < 0 {
+			continue
+		}
+		b := m.producer[rn.inputs[0]]
+		bn := m.nodes[b]
+		if bn.op != "BatchNormalization" || bn.bnPre == nil || bn.outputs[0] != rn.inputs[0] || bn.inputs[0] < 0 {
+			continue
+		}
+		skip[r], skip[b] = true, true
+		folds[i] = preFold{pre: bn.bnPre, in: bn.inputs[0]}
+	}
+	// Steps, with Conv(+BN)(+Relu) fusion.
 	for i, n := range m.nodes {
 		if !needNode[i] || skip[i] {
 			continue
 		}
 		st := step{n: n, ins: n.inputs, outs: n.outputs}
+		if f, ok := folds[i]; ok {
+			st.ins = append([]int{f.in}, n.inputs[1:]...)
+			st.pre = f.pre
+		}
 		if n.op == "Conv" && n.conv != nil {
 			out := n.outputs[0]
 			if n.conv.bnW != nil {

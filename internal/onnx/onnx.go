@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"github.com/x/pni/internal/kernels"
+
 	"context"
 	"fmt"
 	"slices"
@@ -47,6 +49,10 @@ type node struct {
 
 	// Set on Conv nodes at Decode: constant weights, folded BN if any.
 	conv *convNode
+	// Set on BatchNormalization nodes with constant parameters: the
+	// per-channel scale and shift, for folding it (with a following Relu)
+	// into a pointwise Conv's input.
+	bnPre *kernels.Pre
 }
 
 // Decode parses an ONNX model file's bytes. A malformed file is a

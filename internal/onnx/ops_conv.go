@@ -97,6 +97,9 @@ type convNode struct {
 	group    int
 	bnNode   *node
 	bnW, bnB []float32
+	// pointwise: a 1x1 stride-1 unpadded convolution, whose input a
+	// preceding BatchNormalization+Relu can be folded into (kernels.Pre).
+	pointwise bool
 
 	// packed[0] holds w and packed[1] bnW in the GEMM micro-kernel's layout,
 	// each packed on first use (a plan uses only one of them) so that runs
@@ -136,7 +139,9 @@ func (m *Model) compileConv(n *node) error {
 		if w.isInt || len(w.shape) != 4 {
 			return m.unsupported(n, fmt.Sprintf("weight of shape %v (only 2-D float convolution is supported)", w.shape))
 		}
-		cn := &convNode{w: w.f, wShape: w.shape, group: a.group}
+		cn := &convNode{w: w.f, wShape: w.shape, group: a.group,
+			pointwise: w.shape[2] == 1 && w.shape[3] == 1 && a.strides[0] == 1 && a.strides[1] == 1 &&
+				(a.autoPad == "NOTSET" || a.autoPad == "VALID") && a.pads[0] == 0 && a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0}
 		okBias := true
 		if len(n.inputs) > 2 && n.inputs[2] >= 0 {
 			b := m.constInput(n, 2)
@@ -276,11 +281,19 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 		return nil, err
 	}
 	out := rc.alloc(p.N * p.M * oh * ow)
-	if n.conv != nil {
+	switch {
+	case st.pre != nil:
+		// A BatchNormalization+Relu folded into the input (buildPlan).
+		if len(st.pre.Scale) != p.C {
+			rc.free(out)
+			return nil, fmt.Errorf("the BatchNormalization folded into this Conv has %d channels, its input %d", len(st.pre.Scale), p.C)
+		}
+		kernels.Conv2DPackedPre(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, st.relu, *st.pre)
+	case n.conv != nil:
 		// Constant weights: the channel counts, kernel size and group were
 		// validated above and are the same on every run of this node.
 		kernels.Conv2DPacked(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, st.relu)
-	} else {
+	default:
 		kernels.Conv2D(p, x.f, w, b, out, st.relu)
 	}
 	if rc.flops != nil {
@@ -385,6 +398,7 @@ func (m *Model) compileBN(n *node) error {
 	} else if sp != 1 {
 		return m.unsupported(n, "spatial=0")
 	}
+	n.bnPre = m.bnConstants(n, float64(eps))
 	n.run = func(rc *runCtx, st *step, ins []*value) ([]*value, error) {
 		x := ins[0]
 		if x.isInt || len(x.shape) < 2 {
@@ -404,8 +418,7 @@ func (m *Model) compileBN(n *node) error {
 		}
 		for i := 0; i < x.shape[0]; i++ {
 			for c := 0; c < C; c++ {
-				s := float32(float64(scale[c]) / math.Sqrt(float64(vr[c])+float64(eps)))
-				b := bias[c] - mean[c]*s
+				s, b := bnAffine(scale[c], bias[c], mean[c], vr[c], float64(eps))
 				off := (i*C + c) * inner
 				src, dst := x.f[off:off+inner], out[off:off+inner]
 				for j, v := range src {
@@ -416,4 +429,29 @@ func (m *Model) compileBN(n *node) error {
 		return []*value{{shape: x.shape, f: out}}, nil
 	}
 	return nil
+}
+
+// bnAffine returns BatchNormalization's per-channel scale and shift:
+// y = x·s + b with s = scale/sqrt(var + eps), b = bias - mean·s.
+func bnAffine(scale, bias, mean, vr float32, eps float64) (s, b float32) {
+	s = float32(float64(scale) / math.Sqrt(float64(vr)+eps))
+	return s, bias - mean*s
+}
+
+// bnConstants returns a BatchNormalization's scale and shift when its four
+// parameters are constant and of one length, else nil.
+func (m *Model) bnConstants(n *node, eps float64) *kernels.Pre {
+	var p [4][]float32
+	for k := range p {
+		v := m.constInput(n, k+1)
+		if v == nil || v.isInt || (k > 0 && len(v.f) != len(p[0])) {
+			return nil
+		}
+		p[k] = v.f
+	}
+	pre := &kernels.Pre{Scale: make([]float32, len(p[0])), Shift: make([]float32, len(p[0]))}
+	for c := range pre.Scale {
+		pre.Scale[c], pre.Shift[c] = bnAffine(p[0][c], p[1][c], p[2][c], p[3][c], eps)
+	}
+	return pre
 }

@@ -74,6 +74,11 @@ type step struct {
 	// the Conv packs its input (ins[0] is then the BatchNormalization's
 	// input).
 	pre *kernels.Pre
+	// chainLeft (Concat): how many later Concats append to this one's
+	// output in place (each takes it as its first input, at its last use),
+	// so that its buffer is allocated with room for them (DenseNet's dense
+	// blocks: one buffer per block instead of a copy per layer).
+	chainLeft int
 }
 
 // plan is a compiled evaluation order for one set of requested outputs.
@@ -279,6 +284,23 @@ func (m *Model) buildPlan(outputs []string) (*plan, error) {
 			}
 			r := p.root[id]
 			st.reuse[k] = p.owned[r] && !pinned[r] && lastUse[r] == si && r == id
+		}
+	}
+	// Concat chains: step si appends to the Concat step that produced its
+	// first input when it may overwrite that input's buffer.
+	concatOf := map[int]int{} // Concat output value -> step
+	for si, st := range p.steps {
+		if st.n.op == "Concat" && len(st.outs) == 1 && st.outs[0] >= 0 {
+			concatOf[st.outs[0]] = si
+		}
+	}
+	for si := len(p.steps) - 1; si >= 0; si-- {
+		st := &p.steps[si]
+		if st.n.op != "Concat" || len(st.ins) == 0 || st.ins[0] < 0 || !st.reuse[0] {
+			continue
+		}
+		if prev, ok := concatOf[st.ins[0]]; ok {
+			p.steps[prev].chainLeft = st.chainLeft + 1
 		}
 	}
 	for r := range lastUse {

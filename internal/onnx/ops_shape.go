@@ -705,12 +705,28 @@ func (m *Model) compileConcat(n *node) error {
 		outer, inner := shapeLen(shape[:ax]), shapeLen(shape[ax+1:])
 		out := &value{shape: shape, isInt: x0.isInt}
 		total := shapeLen(shape)
-		if x0.isInt {
+		off := 0
+		switch {
+		case x0.isInt:
 			out.i = make([]int64, total)
-		} else {
+		case outer == 1 && ins[0] == x0:
+			// One block per input: the output is the inputs one after
+			// another. Append in place to the first input's buffer when
+			// this is its last use and it has room (see step.chainLeft),
+			// else allocate room for the Concats that will append to this
+			// one, assuming each adds as much as this one does.
+			if buf := rc.steal(st, 0); buf != nil {
+				if cap(buf) >= total {
+					out.f, off = buf[:total], len(x0.f)
+					parts = parts[1:]
+					break
+				}
+				defer rc.free(buf) // copied below, then pooled
+			}
+			out.f = rc.alloc(total + st.chainLeft*(total-len(x0.f)))[:total]
+		default:
 			out.f = rc.alloc(total)
 		}
-		off := 0
 		for o := 0; o < outer; o++ {
 			for _, p := range parts {
 				blk := p.shape[ax] * inner

@@ -2,8 +2,10 @@ package onnx
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/x/pni/internal/tensor"
@@ -94,6 +96,108 @@ func TestPreActivationFold(t *testing.T) {
 		for i, w := range want {
 			if d := math.Abs(float64(y[C*H*W+i]) - w); d > 1e-5*(1+math.Abs(w)) {
 				t.Fatalf("outputs %v: conv value %d = %v, want %v", outs, i, y[C*H*W+i], w)
+			}
+		}
+	}
+}
+
+// TestConcatChain checks Concats that append in place to their first
+// input's buffer (DenseNet's dense blocks): a chain of three whose parts
+// grow unevenly (so the room reserved for the chain runs out once), run
+// repeatedly (pooled buffers), at batch 1 and 2, and with the middle
+// Concat also requested (then it must survive the later appends intact).
+// Every output is the inputs side by side, as checked here element by
+// element.
+func TestConcatChain(t *testing.T) {
+	const H, W = 3, 4
+	chans := []int{2, 1, 3, 2} // x, a1, a2, a3
+	spec := &ModelSpec{Graph: GraphSpec{Name: "chain"}}
+	g := &spec.Graph
+	prev := "x"
+	for k := 1; k < len(chans); k++ {
+		a, neg, cat := fmt.Sprintf("a%d", k), fmt.Sprintf("n%d", k), fmt.Sprintf("cat%d", k)
+		g.Nodes = append(g.Nodes,
+			NodeSpec{Name: neg, Op: "Neg", Inputs: []string{a}, Outputs: []string{neg}},
+			NodeSpec{Name: cat, Op: "Concat", Inputs: []string{prev, neg}, Outputs: []string{cat}, Attrs: []AttrSpec{IntAttr("axis", 1)}})
+		prev = cat
+	}
+	g.Nodes = append(g.Nodes, NodeSpec{Name: "relu", Op: "Relu", Inputs: []string{prev}, Outputs: []string{"y"}})
+	for k, c := range chans {
+		name := "x"
+		if k > 0 {
+			name = fmt.Sprintf("a%d", k)
+		}
+		g.Inputs = append(g.Inputs, ValueSpec{Name: name, Dims: []DimSpec{SymDim("N"), Dim(int64(c)), Dim(H), Dim(W)}})
+	}
+	g.Outputs = []ValueSpec{{Name: "y", Dims: []DimSpec{SymDim("N"), Dim(8), Dim(H), Dim(W)}}}
+	data, err := Encode(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := m.planFor([]string{"y"}); err != nil {
+		t.Fatal(err)
+	} else {
+		var left []int
+		for _, st := range p.steps {
+			if st.n.op == "Concat" {
+				left = append(left, st.chainLeft)
+			}
+		}
+		if !slices.Equal(left, []int{2, 1, 0}) {
+			t.Errorf("chain lengths %v, want [2 1 0]", left)
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 2, 1} {
+		for _, outs := range [][]string{{"y"}, {"y", "cat2"}} {
+			ins := map[string]*tensor.Tensor{}
+			parts := make([][]float32, len(chans))
+			for k, c := range chans {
+				name := "x"
+				if k > 0 {
+					name = fmt.Sprintf("a%d", k)
+				}
+				d := make([]float32, n*c*H*W)
+				for i := range d {
+					d[i] = float32(r.NormFloat64())
+				}
+				ins[name] = tensor.FromData(d, n, c, H, W)
+				parts[k] = d
+			}
+			// want(upto) is the Concat of the first upto parts (negated after x), per image.
+			want := func(upto int, relu bool) []float32 {
+				var out []float32
+				for b := 0; b < n; b++ {
+					for k := 0; k < upto; k++ {
+						blk := chans[k] * H * W
+						for _, v := range parts[k][b*blk : (b+1)*blk] {
+							if k > 0 {
+								v = -v
+							}
+							if relu {
+								v = max(v, 0)
+							}
+							out = append(out, v)
+						}
+					}
+				}
+				return out
+			}
+			for rep := 0; rep < 2; rep++ {
+				got, err := m.Run(context.Background(), ins, outs...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got["y"].Data, want(4, true)) {
+					t.Fatalf("batch %d, outputs %v, run %d: y is not the inputs side by side", n, outs, rep)
+				}
+				if len(outs) > 1 && !slices.Equal(got["cat2"].Data, want(3, false)) {
+					t.Fatalf("batch %d, run %d: the requested middle Concat was overwritten", n, rep)
+				}
 			}
 		}
 	}

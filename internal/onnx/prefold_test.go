@@ -48,14 +48,7 @@ func TestPreActivationFold(t *testing.T) {
 			{Name: "b", Dims: []DimSpec{Dim(1), Dim(C - 2), Dim(H), Dim(W)}}},
 		Outputs: []ValueSpec{{Name: "y", Dims: []DimSpec{Dim(1), Dim(C + M), Dim(H), Dim(W)}}},
 	}}
-	data, err := Encode(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := encodeDecode(t, spec)
 	a, b := tensor.FromData(rnd(2*H*W, -2, 2), 1, 2, H, W), tensor.FromData(rnd((C-2)*H*W, -2, 2), 1, C-2, H, W)
 	x := append(append([]float32{}, a.Data...), b.Data...)
 	want := make([]float64, M*H*W)
@@ -130,14 +123,7 @@ func TestConcatChain(t *testing.T) {
 		g.Inputs = append(g.Inputs, ValueSpec{Name: name, Dims: []DimSpec{SymDim("N"), Dim(int64(c)), Dim(H), Dim(W)}})
 	}
 	g.Outputs = []ValueSpec{{Name: "y", Dims: []DimSpec{SymDim("N"), Dim(8), Dim(H), Dim(W)}}}
-	data, err := Encode(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := encodeDecode(t, spec)
 	if p, err := m.planFor([]string{"y"}); err != nil {
 		t.Fatal(err)
 	} else {
@@ -201,4 +187,18 @@ func TestConcatChain(t *testing.T) {
 			}
 		}
 	}
+}
+
+// encodeDecode writes spec as an ONNX file and decodes it.
+func encodeDecode(t *testing.T, spec *ModelSpec) *Model {
+	t.Helper()
+	data, err := Encode(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -12,8 +12,11 @@
 // and compiles every node. Run evaluates only what the requested outputs
 // need; any node output can be requested by name. Intermediate buffers come
 // from per-size pools and are released after their last consumer, ReLU is
-// fused into the preceding Conv when nothing else reads the Conv's output, and
-// Run is safe for concurrent use.
+// fused into the preceding Conv when nothing else reads the Conv's output, a
+// BatchNormalization+Relu before a 1x1 Conv (DenseNet's pre-activation) is
+// applied as that Conv packs its input instead of in passes of its own, a
+// Concat whose first input dies with it appends in place to that input's
+// buffer (DenseNet's dense blocks), and Run is safe for concurrent use.
 //
 // Supported operators: Conv, ConvTranspose, BatchNormalization, Relu,
 // LeakyRelu, Sigmoid, Tanh, Add, Sub, Mul, Div (numpy broadcasting), Concat,

@@ -108,15 +108,11 @@ func packRowsBPre(b []float32, ld int, scale, shift []float32) packFn {
 			d := dst[jp*kc*nr : (jp+1)*kc*nr]
 			cols := min(nr, n-jp*nr)
 			js := j0 + jp*nr
-			if cols == nr {
-				for p := 0; p < kc; p++ {
-					s, t := scale[p0+p], shift[p0+p]
-					v := (*[nr]float32)(b[(p0+p)*ld+js : (p0+p)*ld+js+nr])
-					q := (*[nr]float32)(d[p*nr : p*nr+nr])
-					for j := range q {
-						q[j] = max(v[j]*s+t, 0)
-					}
-				}
+			if cols == nr && kc > 0 {
+				// Bounds checked here; packPre16 reads kc rows of nr.
+				_, _ = b[p0*ld+js:(p0+kc-1)*ld+js+nr], d[:kc*nr]
+				_, _ = scale[p0:p0+kc], shift[p0:p0+kc]
+				packPre16(kc, &b[p0*ld+js], ld, &scale[p0], &shift[p0], &d[0])
 				continue
 			}
 			clear(d)

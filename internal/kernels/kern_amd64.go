@@ -31,9 +31,15 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func kern6x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
 
+// packPre16AVX2 is packPre16Go in AVX2.
+//
+//go:noescape
+func packPre16AVX2(kc int, src *float32, ld int, scale, shift, dst *float32)
+
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		kern6x16 = kern6x16AVX2
+		packPre16 = packPre16AVX2
 		kernName = "avx2+fma 6x16"
 	}
 }

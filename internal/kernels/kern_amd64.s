@@ -238,3 +238,42 @@ norelu:
 	VMOVUPS Y11, 32(DI)
 	VZEROUPPER
 	RET
+
+// func packPre16AVX2(kc int, src *float32, ld int, scale, shift, dst *float32)
+//
+// For kc rows p: dst[p*16+j] = max(src[p*ld+j]*scale[p] + shift[p], 0),
+// j < 16 (multiply then add, unfused, as Go computes it). See
+// kern_generic.go:packPre16Go.
+TEXT ·packPre16AVX2(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ scale+24(FP), R9
+	MOVQ shift+32(FP), R10
+	MOVQ dst+40(FP), DI
+	VXORPS Y15, Y15, Y15
+	TESTQ CX, CX
+	JZ    predone
+
+preloop:
+	VBROADCASTSS 0(R9), Y2
+	VBROADCASTSS 0(R10), Y3
+	VMULPS       0(SI), Y2, Y0
+	VMULPS       32(SI), Y2, Y1
+	VADDPS       Y3, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VMAXPS       Y15, Y0, Y0
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y0, 0(DI)
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         R8, SI
+	ADDQ         $4, R9
+	ADDQ         $4, R10
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          preloop
+
+predone:
+	VZEROUPPER
+	RET

@@ -12,6 +12,29 @@ const (
 // where the CPU has it (and the build has no noasm tag), else kern6x16Go.
 var kern6x16 = kern6x16Go
 
+// packPre16 is the packing loop of a full B panel with a Pre applied (see
+// packRowsBPre), selected at init like kern6x16.
+var packPre16 = packPre16Go
+
+// packPre16Go writes, for kc rows p, dst[p*16+j] = max(src[p*ld+j]·scale[p]
+// + shift[p], 0) for j < 16.
+func packPre16Go(kc int, src *float32, ld int, scale, shift, dst *float32) {
+	if kc <= 0 {
+		return
+	}
+	sp := unsafe.Slice(src, (kc-1)*ld+nr)
+	sc, sh := unsafe.Slice(scale, kc), unsafe.Slice(shift, kc)
+	dp := unsafe.Slice(dst, kc*nr)
+	for p := 0; p < kc; p++ {
+		s, t := sc[p], sh[p]
+		v := (*[nr]float32)(sp[p*ld : p*ld+nr])
+		q := (*[nr]float32)(dp[p*nr : p*nr+nr])
+		for j := range q {
+			q[j] = max(v[j]*s+t, 0)
+		}
+	}
+}
+
 // kernName names the selected micro-kernel (for benchmarks and tests).
 var kernName = "generic 6x16"
 

@@ -62,9 +62,9 @@ func runGemmCase(t *testing.T, rng *rand.Rand, s shape, acc, tb bool) {
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	t.Run(kernName, f)
 	if kernName != "generic 6x16" {
-		saved := kern6x16
-		kern6x16 = kern6x16Go
-		defer func() { kern6x16 = saved }()
+		saved, savedPre := kern6x16, packPre16
+		kern6x16, packPre16 = kern6x16Go, packPre16Go
+		defer func() { kern6x16, packPre16 = saved, savedPre }()
 		t.Run("generic 6x16", f)
 	}
 }

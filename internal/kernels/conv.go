@@ -101,10 +101,16 @@ func PackConvWeights(p ConvParams, weight []float32) *ConvWeights {
 // when w was packed for a different M, C/Group, KH, KW or Group.
 func Conv2DPacked(p ConvParams, w *ConvWeights, in, bias, out []float32, relu bool) {
 	p.check()
+	w.mustMatch(p)
+	conv2D(p, w.raw, w, in, bias, out, relu, nil)
+}
+
+// mustMatch panics when w was not packed for p's M, C/Group, KH, KW and
+// Group.
+func (w *ConvWeights) mustMatch(p ConvParams) {
 	if w == nil || w.m != p.M || w.cg != p.C/p.Group || w.kh != p.KH || w.kw != p.KW || w.group != p.Group {
 		panic(fmt.Sprintf("kernels: ConvWeights do not match ConvParams %+v", p))
 	}
-	conv2D(p, w.raw, w, in, bias, out, relu, nil)
 }
 
 // Pre is a per-input-channel affine map followed by ReLU,
@@ -122,9 +128,7 @@ type Pre struct {
 // not have one scale and one shift per input channel.
 func Conv2DPackedPre(p ConvParams, w *ConvWeights, in, bias, out []float32, relu bool, pre Pre) {
 	p.check()
-	if w == nil || w.m != p.M || w.cg != p.C/p.Group || w.kh != p.KH || w.kw != p.KW || w.group != p.Group {
-		panic(fmt.Sprintf("kernels: ConvWeights do not match ConvParams %+v", p))
-	}
+	w.mustMatch(p)
 	if len(pre.Scale) != p.C || len(pre.Shift) != p.C {
 		panic(fmt.Sprintf("kernels: Pre has %d scales and %d shifts for %d channels", len(pre.Scale), len(pre.Shift), p.C))
 	}

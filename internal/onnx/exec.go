@@ -1,12 +1,12 @@
 package onnx
 
 import (
-	"github.com/x/pni/internal/kernels"
-
 	"context"
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/x/pni/internal/kernels"
 )
 
 // value is a tensor during execution: float32 data, or int64 data for the
@@ -175,28 +175,22 @@ func (m *Model) buildPlan(outputs []string) (*plan, error) {
 		in  int
 	}
 	folds := map[int]preFold{}
-	sole := func(id int) int {
-		if id < 0 || requested[id] || len(consumers[id]) != 1 {
-			return -1
-		}
-		return consumers[id][0]
-	}
 	for i, n := range m.nodes {
 		if !needNode[i] || n.op != "Conv" || n.conv == nil || !n.conv.pointwise {
 			continue
 		}
-		x := n.inputs[0]
-		if sole(x) != i || m.producer[x] < 0 {
+		x := n.inputs[0] // the Relu's output, read by this Conv alone
+		if soleConsumer(x, "Conv") != i || m.producer[x] < 0 {
 			continue
 		}
 		r := m.producer[x]
-		rn := m.nodes[r]
-		if rn.op != "Relu" || rn.outputs[0] != x || sole(rn.inputs[0]) != r || m.producer[rn.inputs[0]] < 0 {
+		y := m.nodes[r].inputs[0] // the BatchNormalization's output, read by the Relu alone
+		if m.nodes[r].op != "Relu" || soleConsumer(y, "Relu") != r || m.producer[y] < 0 {
 			continue
 		}
-		b := m.producer[rn.inputs[0]]
+		b := m.producer[y]
 		bn := m.nodes[b]
-		if bn.op != "BatchNormalization" || bn.bnPre == nil || bn.outputs[0] != rn.inputs[0] || bn.inputs[0] < 0 {
+		if bn.op != "BatchNormalization" || bn.bnPre == nil || bn.outputs[0] != y || bn.inputs[0] < 0 {
 			continue
 		}
 		skip[r], skip[b] = true, true

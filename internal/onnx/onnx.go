@@ -1,8 +1,6 @@
 package onnx
 
 import (
-	"github.com/x/pni/internal/kernels"
-
 	"context"
 	"fmt"
 	"slices"
@@ -10,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/x/pni/internal/kernels"
 	"github.com/x/pni/internal/tensor"
 )
 

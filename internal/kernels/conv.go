@@ -57,7 +57,7 @@ var convRowPool = sync.Pool{New: func() any { return new([]convRow) }}
 // pads, C or M not divisible by Group) panic.
 func Conv2D(p ConvParams, in, weight, bias, out []float32, relu bool) {
 	p.check()
-	conv2D(p, weight, nil, in, bias, out, relu, nil)
+	conv2D(p, weight, nil, in, bias, out, relu, false, nil)
 }
 
 // ConvWeights is a convolution's weight tensor packed once into the
@@ -69,6 +69,7 @@ type ConvWeights struct {
 	m, cg, kh, kw, group int
 	packed               []float32 // per group kk·mgPad floats, depth blocks of kcBlock
 	raw                  []float32 // copy of the weights when the direct path is used
+	wino                 []float32 // Winograd-transformed weights (packWinoWeights), or nil
 }
 
 // PackConvWeights packs weight (M×(C/Group)×KH×KW, as Conv2D takes it) for
@@ -94,6 +95,9 @@ func PackConvWeights(p ConvParams, weight []float32) *ConvWeights {
 			pa(w.packed[base+pc*mgPad:], 0, mg, pc, kc)
 		}
 	}
+	if p.winograd() {
+		w.wino = packWinoWeights(p, weight)
+	}
 	return w
 }
 
@@ -102,7 +106,20 @@ func PackConvWeights(p ConvParams, weight []float32) *ConvWeights {
 func Conv2DPacked(p ConvParams, w *ConvWeights, in, bias, out []float32, relu bool) {
 	p.check()
 	w.mustMatch(p)
-	conv2D(p, w.raw, w, in, bias, out, relu, nil)
+	conv2D(p, w.raw, w, in, bias, out, relu, false, nil)
+}
+
+// Conv2DPackedAdd is Conv2DPacked adding the convolution to out's contents:
+// out = conv(in) + bias + out, then max(out, 0) when relu is true (a
+// residual connection joined in the product's store, with no pass of its
+// own). The sum is the one Conv2DPacked and a separate addition would give,
+// bit for bit when C/Group·KH·KW ≤ 256 (one depth block: the addition comes
+// after the whole product) or for a Winograd or direct convolution, else up
+// to float32 rounding.
+func Conv2DPackedAdd(p ConvParams, w *ConvWeights, in, bias, out []float32, relu bool) {
+	p.check()
+	w.mustMatch(p)
+	conv2D(p, w.raw, w, in, bias, out, relu, true, nil)
 }
 
 // mustMatch panics when w was not packed for p's M, C/Group, KH, KW and
@@ -139,10 +156,10 @@ func Conv2DPackedPre(p ConvParams, w *ConvWeights, in, bias, out []float32, relu
 			c := i % p.C
 			applyPre(tmp[i*hw:(i+1)*hw], in[i*hw:(i+1)*hw], pre.Scale[c], pre.Shift[c])
 		}
-		conv2D(p, w.raw, w, tmp, bias, out, relu, nil)
+		conv2D(p, w.raw, w, tmp, bias, out, relu, false, nil)
 		return
 	}
-	conv2D(p, w.raw, w, in, bias, out, relu, &pre)
+	conv2D(p, w.raw, w, in, bias, out, relu, false, &pre)
 }
 
 // applyPre writes max(src·s + t, 0) to dst.
@@ -163,13 +180,19 @@ func (p ConvParams) pointwise() bool {
 // packedA returns a packer that hands out views of group g's prepacked
 // weights.
 func (w *ConvWeights) packedA(g, kk, mgPad int) packFn {
-	base := g * kk * mgPad
+	return prepackedA(w.packed, g*kk*mgPad, mgPad)
+}
+
+// prepackedA returns a packer that hands out views of an A operand packed
+// whole at data[base:] (depth block pc at base + pc·mPad, mPad its rows
+// rounded up to whole panels).
+func prepackedA(data []float32, base, mPad int) packFn {
 	return func(_ []float32, i0, n, p0, kc int) []float32 {
 		if i0%mr != 0 {
 			panic("kernels: prepacked A block not panel-aligned")
 		}
-		off := base + p0*mgPad + i0*kc
-		return w.packed[off : off+(n+mr-1)/mr*mr*kc]
+		off := base + p0*mPad + i0*kc
+		return data[off : off+(n+mr-1)/mr*mr*kc]
 	}
 }
 
@@ -177,9 +200,9 @@ func (w *ConvWeights) packedA(g, kk, mgPad int) packFn {
 const directMaxM = 4
 
 // conv2D is Conv2D with the weights either raw (pw == nil) or prepacked,
-// and pre (nil, or only for pointwise convolutions with at least directMaxM
+// the product added to out's contents when acc is true, and pre (nil, or only for pointwise convolutions with at least directMaxM
 // output channels per group) applied to the input as it is packed.
-func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []float32, relu bool, pre *Pre) {
+func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []float32, relu, acc bool, pre *Pre) {
 	oh, ow := p.OutSize()
 	if p.N == 0 || p.M == 0 || oh <= 0 || ow <= 0 {
 		return
@@ -192,12 +215,29 @@ func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []flo
 	if bias != nil {
 		bias = bias[:p.M]
 	}
+	wino := pw != nil && pw.wino != nil && pre == nil && p.winograd()
+	if acc && (mg < directMaxM || wino) {
+		// These paths store without loading: add a separate result.
+		tmp := make([]float32, len(out))
+		conv2D(p, weight, pw, in, bias, tmp, false, false, pre)
+		for i, v := range tmp {
+			s := out[i] + v
+			if relu {
+				s = max(s, 0)
+			}
+			out[i] = s
+		}
+		return
+	}
 	if mg < directMaxM {
 		conv2DDirect(p, in, weight[:p.M*kk], bias, out, relu)
 		return
 	}
 	if pw == nil {
 		weight = weight[:p.M*kk]
+	} else if wino {
+		winoConv(p, pw, in, bias, out, relu)
+		return
 	}
 	pointwise := p.pointwise()
 	var tab []convRow
@@ -223,7 +263,7 @@ func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []flo
 		for g := 0; g < p.Group; g++ {
 			src := in[(n*p.C+g*cg)*hw : (n*p.C+(g+1)*cg)*hw]
 			dst := out[(n*p.M+g*mg)*ohw : (n*p.M+(g+1)*mg)*ohw]
-			ep := &epilogue{relu: relu}
+			ep := &epilogue{relu: relu, acc: acc}
 			if bias != nil {
 				ep.bias = bias[g*mg : (g+1)*mg]
 			}

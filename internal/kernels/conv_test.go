@@ -30,6 +30,10 @@ func convCases() []ConvParams {
 		cp(1, 5, 3, 40, 17, 1, 3, 1, 1, 1, 1),    // wide image, 1x3 kernel
 		cp(1, 300, 6, 6, 20, 3, 3, 1, 1, 1, 1),   // K = 2700 > several depth blocks
 		cp(1, 4, 70, 70, 8, 3, 3, 1, 1, 1, 1),    // many columns (ohw 4900)
+		cp(1, 20, 10, 10, 100, 3, 3, 1, 1, 1, 1), // Winograd, M > one row block
+		cp(1, 8, 1, 1, 8, 3, 3, 1, 1, 1, 1),      // Winograd, one pixel
+		cp(1, 8, 6, 5, 9, 3, 3, 1, 0, 1, 1),      // Winograd, no pad, odd output width
+		cp(1, 16, 66, 66, 8, 3, 3, 1, 1, 1, 1),   // Winograd, several tile blocks
 	}
 	asym := cp(2, 7, 11, 13, 9, 3, 2, 1, 0, 1, 1)
 	asym.PadT, asym.PadL, asym.PadB, asym.PadR = 2, 0, 1, 3
@@ -40,6 +44,9 @@ func convCases() []ConvParams {
 	asym2.PadT, asym2.PadL, asym2.PadB, asym2.PadR = 0, 2, 3, 1
 	asym2.StrideW, asym2.DilH = 2, 2
 	cases = append(cases, asym2)
+	asym3 := cp(2, 5, 9, 7, 13, 3, 3, 1, 0, 1, 1) // Winograd, uneven pads, odd output
+	asym3.PadT, asym3.PadL, asym3.PadB, asym3.PadR = 2, 0, 1, 3
+	cases = append(cases, asym3)
 	return cases
 }
 
@@ -86,12 +93,20 @@ func TestConv2D(t *testing.T) {
 					conv2DRef(p, absOf(in0), absOf(w0), absB, bound, false)
 					closeTo(t, name, out.data, want, bound, kk)
 
-					// Prepacked weights: same blocking, so bit-identical.
+					// Prepacked weights: same blocking, so bit-identical,
+					// except for the Winograd path (see TestConv2DWinograd).
 					pw := PackConvWeights(p, w.data)
 					sameBits(t, name+" w (packing)", w.data, w0)
 					out2 := newGuarded(len(out.data))
 					Conv2DPacked(p, pw, in.data, bs, out2.data, relu)
 					out2.check(t, name+" packed out")
+					if (pw.wino != nil) != p.winograd() {
+						t.Fatalf("%s: Winograd weights %v, want %v", name, pw.wino != nil, p.winograd())
+					}
+					if p.winograd() {
+						closeToWino(t, name+" Winograd", out2.data, want, bound, p.C)
+						continue
+					}
 					sameBits(t, name+" packed vs unpacked", out2.data, out.data)
 				}
 			}
@@ -248,4 +263,65 @@ func TestConv2DAllocs(t *testing.T) {
 	if best > 4096 {
 		t.Fatalf("Conv2D allocates %d bytes per call", best)
 	}
+}
+
+// closeToWino is closeTo for Winograd F(2×2,3×3) results, with the depth of
+// the transformed products (C, not 9·C) and 8 times the margin: the
+// transforms add a few roundings per term and combine 16 products whose
+// terms can exceed the direct sum's. A wrong transform entry is off by about
+// the bound itself, a million times more.
+func closeToWino(t *testing.T, name string, got, want, bound []float32, c int) {
+	t.Helper()
+	wide := make([]float32, len(bound))
+	for i, b := range bound {
+		wide[i] = 8 * b
+	}
+	closeTo(t, name, got, want, wide, c)
+}
+
+// TestConv2DPackedAdd checks the residual join against Conv2DPacked followed
+// by the addition (and ReLU) done here: bit for bit where the documentation
+// says so, else within the product's rounding.
+func TestConv2DPackedAdd(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(31, 32))
+		for ci, p := range convCases() {
+			oh, ow := p.OutSize()
+			if oh <= 0 || ow <= 0 {
+				continue
+			}
+			kk := p.C / p.Group * p.KH * p.KW
+			for _, relu := range []bool{false, true} {
+				name := fmt.Sprintf("case %d %+v relu=%v", ci, p, relu)
+				in := randGuarded(rng, p.N*p.C*p.H*p.W)
+				w := randGuarded(rng, p.M*kk)
+				bias := randGuarded(rng, p.M)
+				res := randGuarded(rng, p.N*p.M*oh*ow)
+				pw := PackConvWeights(p, w.data)
+				conv := make([]float32, len(res.data))
+				Conv2DPacked(p, pw, in.data, bias.data, conv, false)
+				want := make([]float32, len(conv))
+				for i := range want {
+					want[i] = conv[i] + res.data[i]
+					if relu {
+						want[i] = max(want[i], 0)
+					}
+				}
+				got := newGuarded(len(res.data))
+				copy(got.data, res.data)
+				Conv2DPackedAdd(p, pw, in.data, bias.data, got.data, relu)
+				got.check(t, name)
+				if kk <= kcBlock || p.M/p.Group < directMaxM || pw.wino != nil {
+					sameBits(t, name, got.data, want)
+					continue
+				}
+				bound := make([]float32, len(want))
+				conv2DRef(p, absOf(in.data), absOf(w.data), absOf(bias.data), bound, false)
+				for i, r := range res.data {
+					bound[i] += float32(math.Abs(float64(r)))
+				}
+				closeTo(t, name, got.data, want, bound, kk)
+			}
+		}
+	})
 }

@@ -36,10 +36,21 @@ func kern6x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
 //go:noescape
 func packPre16AVX2(kc int, src *float32, ld int, scale, shift, dst *float32)
 
+// winoIn8AVX2 is winoIn8Go in AVX2.
+//
+//go:noescape
+func winoIn8AVX2(x *float32, ldx int, v *float32, vs int)
+
+// winoOut8AVX2 is winoOut8Go in AVX2.
+//
+//go:noescape
+func winoOut8AVX2(m *float32, ms int, bias *float32, relu bool, dst0, dst1 *float32)
+
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		kern6x16 = kern6x16AVX2
 		packPre16 = packPre16AVX2
+		winoIn8, winoOut8 = winoIn8AVX2, winoOut8AVX2
 		kernName = "avx2+fma 6x16"
 	}
 }

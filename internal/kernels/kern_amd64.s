@@ -277,3 +277,136 @@ preloop:
 predone:
 	VZEROUPPER
 	RET
+
+// func winoIn8AVX2(x *float32, ldx int, v *float32, vs int)
+//
+// winoIn8Go for eight tiles in one pass: the rows of Bᵀ·d are formed from
+// the four input rows (columns 0..17 as four overlapping vectors), split into
+// even and odd columns (one per tile and patch column), then combined by B.
+TEXT ·winoIn8AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ ldx+8(FP), R8
+	SHLQ $2, R8
+	MOVQ v+16(FP), DI
+	MOVQ vs+24(FP), R9
+	SHLQ $2, R9
+	LEAQ (SI)(R8*1), DX  // row 1
+	LEAQ (SI)(R8*2), R10 // row 2
+	LEAQ (DX)(R8*2), R11 // row 3
+
+// WINOROW leaves one row of Bᵀ·d, columns 0-7, 8-15, 2-9 and 10-17, in
+// Y0-Y3: ra OP rb.
+#define WINOROW(ra, rb, OP) \
+	VMOVUPS 0(ra), Y0 \
+	OP      0(rb), Y0, Y0 \
+	VMOVUPS 32(ra), Y1 \
+	OP      32(rb), Y1, Y1 \
+	VMOVUPS 8(ra), Y2 \
+	OP      8(rb), Y2, Y2 \
+	VMOVUPS 40(ra), Y3 \
+	OP      40(rb), Y3, Y3
+
+// WINOCOLS applies ·B to the row in Y0-Y3 and stores V's four entries of it,
+// advancing DI by four matrices.
+#define WINOCOLS \
+	VSHUFPS $0x88, Y1, Y0, Y4 \
+	VSHUFPS $0xDD, Y1, Y0, Y5 \
+	VSHUFPS $0x88, Y3, Y2, Y6 \
+	VSHUFPS $0xDD, Y3, Y2, Y7 \
+	VPERMPD $0xD8, Y4, Y4 \
+	VPERMPD $0xD8, Y5, Y5 \
+	VPERMPD $0xD8, Y6, Y6 \
+	VPERMPD $0xD8, Y7, Y7 \
+	VSUBPS  Y6, Y4, Y8 \
+	VADDPS  Y6, Y5, Y9 \
+	VSUBPS  Y5, Y6, Y10 \
+	VSUBPS  Y7, Y5, Y11 \
+	VMOVUPS Y8, (DI) \
+	ADDQ    R9, DI \
+	VMOVUPS Y9, (DI) \
+	ADDQ    R9, DI \
+	VMOVUPS Y10, (DI) \
+	ADDQ    R9, DI \
+	VMOVUPS Y11, (DI) \
+	ADDQ    R9, DI
+
+	WINOROW(SI, R10, VSUBPS)  // d0 - d2
+	WINOCOLS
+	WINOROW(DX, R10, VADDPS)  // d1 + d2
+	WINOCOLS
+	WINOROW(R10, DX, VSUBPS)  // d2 - d1
+	WINOCOLS
+	WINOROW(DX, R11, VSUBPS)  // d1 - d3
+	WINOCOLS
+	VZEROUPPER
+	RET
+
+// func winoOut8AVX2(m *float32, ms int, bias *float32, relu bool, dst0, dst1 *float32)
+//
+// winoOut8Go for eight tiles in one pass, with the same order of additions.
+TEXT ·winoOut8AVX2(SB), NOSPLIT, $0-48
+	MOVQ    m+0(FP), SI
+	MOVQ    ms+8(FP), R8
+	SHLQ    $2, R8
+	MOVQ    bias+16(FP), AX
+	MOVBLZX relu+24(FP), BX
+	MOVQ    dst0+32(FP), DI
+	MOVQ    dst1+40(FP), DX
+	LEAQ    (R8)(R8*2), R9   // 3·ms
+	LEAQ    (SI)(R8*4), R10  // ξ = 4
+	LEAQ    (R10)(R8*4), R11 // ξ = 8
+	LEAQ    (R11)(R8*4), R12 // ξ = 12
+
+// WINOAT leaves s0k = m0k + m1k + m2k in s0 and s1k = m1k - m2k - m3k in s1
+// for column k, m0k..m3k at the addresses m0..m3.
+#define WINOAT(m0, m1, m2, m3, s0, s1) \
+	VMOVUPS m1, s1 \
+	VMOVUPS m2, Y12 \
+	VADDPS  m0, s1, s0 \
+	VADDPS  Y12, s0, s0 \
+	VSUBPS  Y12, s1, s1 \
+	VSUBPS  m3, s1, s1
+
+	WINOAT((SI), (R10), (R11), (R12), Y0, Y1)
+	WINOAT((SI)(R8*1), (R10)(R8*1), (R11)(R8*1), (R12)(R8*1), Y2, Y3)
+	WINOAT((SI)(R8*2), (R10)(R8*2), (R11)(R8*2), (R12)(R8*2), Y4, Y5)
+	WINOAT((SI)(R9*1), (R10)(R9*1), (R11)(R9*1), (R12)(R9*1), Y6, Y7)
+
+	VBROADCASTSS (AX), Y15
+	VADDPS Y0, Y15, Y8 // y00 = b + s00 + s01 + s02
+	VADDPS Y2, Y8, Y8
+	VADDPS Y4, Y8, Y8
+	VADDPS Y2, Y15, Y9 // y01 = b + s01 - s02 - s03
+	VSUBPS Y4, Y9, Y9
+	VSUBPS Y6, Y9, Y9
+	VADDPS Y1, Y15, Y10 // y10 = b + s10 + s11 + s12
+	VADDPS Y3, Y10, Y10
+	VADDPS Y5, Y10, Y10
+	VADDPS Y3, Y15, Y11 // y11 = b + s11 - s12 - s13
+	VSUBPS Y5, Y11, Y11
+	VSUBPS Y7, Y11, Y11
+
+	TESTQ BX, BX
+	JZ    winostore
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+
+winostore:
+	// Interleave each row's two columns: tile t's pair at 2t.
+	VUNPCKLPS  Y9, Y8, Y12
+	VUNPCKHPS  Y9, Y8, Y13
+	VPERM2F128 $0x20, Y13, Y12, Y14
+	VPERM2F128 $0x31, Y13, Y12, Y15
+	VMOVUPS    Y14, 0(DI)
+	VMOVUPS    Y15, 32(DI)
+	VUNPCKLPS  Y11, Y10, Y12
+	VUNPCKHPS  Y11, Y10, Y13
+	VPERM2F128 $0x20, Y13, Y12, Y14
+	VPERM2F128 $0x31, Y13, Y12, Y15
+	VMOVUPS    Y14, 0(DX)
+	VMOVUPS    Y15, 32(DX)
+	VZEROUPPER
+	RET

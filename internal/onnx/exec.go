@@ -74,6 +74,12 @@ type step struct {
 	// the Conv packs its input (ins[0] is then the BatchNormalization's
 	// input).
 	pre *kernels.Pre
+	// resAdd: an Add of the Conv's output and another value (the step's
+	// last input, a residual connection) joined in the product's store; it
+	// runs at the Add's place in the order. resFirst: the Conv's output is
+	// the Add's first input. relu then follows the Add.
+	resAdd   *node
+	resFirst bool
 	// chainLeft (Concat): how many later Concats append to this one's
 	// output in place (each takes it as its first input, at its last use),
 	// so that its buffer is allocated with room for them (DenseNet's dense
@@ -196,8 +202,36 @@ func (m *Model) buildPlan(outputs []string) (*plan, error) {
 		skip[r], skip[b] = true, true
 		folds[i] = preFold{pre: bn.bnPre, in: bn.inputs[0]}
 	}
-	// Steps, with Conv(+BN)(+Relu) fusion.
+	// residualAdd finds the Add that is the sole reader of value id, with
+	// another non-constant value, and not yet joined to a Conv (when both
+	// operands are Conv outputs, the first Conv takes it): its node, that
+	// value, and whether id is the Add's first input.
+	residualAdd := func(id int) (add, other int, first bool) {
+		if id < 0 || requested[id] || len(consumers[id]) != 1 {
+			return -1, -1, false
+		}
+		c := consumers[id][0]
+		in := m.nodes[c].inputs
+		if skip[c] || m.nodes[c].op != "Add" || len(in) != 2 || in[0] == in[1] || len(m.nodes[c].outputs) != 1 {
+			return -1, -1, false
+		}
+		other = in[0]
+		if other == id {
+			other = in[1]
+		}
+		if other < 0 || m.consts[other] != nil {
+			return -1, -1, false
+		}
+		return c, other, in[0] == id
+	}
+	// Steps, with Conv(+BN)(+Add)(+Relu) fusion. A Conv joined with a later
+	// Add runs at the Add's place (deferred), once the other operand exists.
+	deferred := map[int]step{}
 	for i, n := range m.nodes {
+		if st, ok := deferred[i]; ok {
+			p.steps = append(p.steps, st)
+			continue
+		}
 		if !needNode[i] || skip[i] {
 			continue
 		}
@@ -215,12 +249,23 @@ func (m *Model) buildPlan(outputs []string) (*plan, error) {
 					out = m.nodes[c].outputs[0]
 				}
 			}
+			at := i
+			if a, r, first := residualAdd(out); a >= 0 {
+				skip[a] = true
+				st.ins = append(append([]int(nil), st.ins...), r)
+				st.resAdd, st.resFirst = m.nodes[a], first
+				out, at = m.nodes[a].outputs[0], a
+			}
 			if c := soleConsumer(out, "Relu"); c >= 0 {
 				skip[c] = true
 				st.relu = true
 				out = m.nodes[c].outputs[0]
 			}
 			st.outs = []int{out}
+			if at > i {
+				deferred[at] = st
+				continue
+			}
 		}
 		if n.op == "Add" {
 			if c := soleConsumer(n.outputs[0], "Relu"); c >= 0 {

@@ -280,7 +280,24 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 	if err := checkSize([]int{p.N, p.M, oh, ow}); err != nil {
 		return nil, err
 	}
-	out := rc.alloc(p.N * p.M * oh * ow)
+	shape := []int{p.N, p.M, oh, ow}
+	relu := st.relu
+	var res *value // the residual joined in the store (buildPlan)
+	if st.resAdd != nil {
+		res = ins[len(ins)-1]
+		if res == nil || res.isInt || !sameShape(res.shape, shape) || st.pre != nil {
+			return runConvThenAdd(rc, st, n, a, ins)
+		}
+	}
+	var out []float32
+	if res != nil {
+		if out = rc.steal(st, len(ins)-1); out == nil {
+			out = rc.alloc(len(res.f))
+			copy(out, res.f)
+		}
+	} else {
+		out = rc.alloc(p.N * p.M * oh * ow)
+	}
 	switch {
 	case st.pre != nil:
 		// A BatchNormalization+Relu folded into the input (buildPlan).
@@ -288,18 +305,46 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 			rc.free(out)
 			return nil, fmt.Errorf("the BatchNormalization folded into this Conv has %d channels, its input %d", len(st.pre.Scale), p.C)
 		}
-		kernels.Conv2DPackedPre(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, st.relu, *st.pre)
+		kernels.Conv2DPackedPre(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, relu, *st.pre)
+	case res != nil:
+		kernels.Conv2DPackedAdd(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, relu)
 	case n.conv != nil:
 		// Constant weights: the channel counts, kernel size and group were
 		// validated above and are the same on every run of this node.
-		kernels.Conv2DPacked(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, st.relu)
+		kernels.Conv2DPacked(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, relu)
 	default:
-		kernels.Conv2D(p, x.f, w, b, out, st.relu)
+		kernels.Conv2D(p, x.f, w, b, out, relu)
 	}
 	if rc.flops != nil {
 		*rc.flops += 2 * int64(p.N*p.M*oh*ow) * int64(p.C/p.Group*p.KH*p.KW)
 	}
-	return []*value{{shape: []int{p.N, p.M, oh, ow}, f: out}}, nil
+	return []*value{{shape: shape, f: out}}, nil
+}
+
+// runConvThenAdd runs a Conv step with a joined Add (buildPlan) as the two
+// nodes they were, for operands the store cannot take: a residual that
+// broadcasts or is not a float tensor.
+func runConvThenAdd(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*value, error) {
+	if ins[len(ins)-1] == nil {
+		return nil, fmt.Errorf("the Add joined to this Conv (%s) has no second operand", st.resAdd.name)
+	}
+	conv := *st
+	conv.resAdd, conv.relu, conv.reuse = nil, false, nil
+	y, err := runConv(rc, &conv, n, a, ins[:len(ins)-1])
+	if err != nil {
+		return nil, err
+	}
+	add := step{n: st.resAdd, relu: st.relu}
+	operands := []*value{y[0], ins[len(ins)-1]}
+	if !st.resFirst {
+		operands[0], operands[1] = operands[1], operands[0]
+	}
+	outs, err := st.resAdd.run(rc, &add, operands)
+	rc.free(y[0].f)
+	if err != nil {
+		return nil, fmt.Errorf("the Add joined to this Conv (%s): %w", st.resAdd.name, err)
+	}
+	return outs, nil
 }
 
 func runConvTranspose(rc *runCtx, a *convAttrs, ins []*value) ([]*value, error) {

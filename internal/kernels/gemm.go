@@ -273,16 +273,9 @@ func gemmPar(m, n, k int, packA, packB packFn, c []float32, ldc int, ep *epilogu
 		}
 		parts = splitAligned(m, t, mr)
 	}
-	var wg sync.WaitGroup
-	for _, pr := range parts[1:] {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			runPart(splitN, lo, hi, m, n, k, packA, packB, c, ldc, ep)
-		}(pr[0], pr[1])
-	}
-	runPart(splitN, parts[0][0], parts[0][1], m, n, k, packA, packB, c, ldc, ep)
-	wg.Wait()
+	runSplit(parts, func(lo, hi int) {
+		runPart(splitN, lo, hi, m, n, k, packA, packB, c, ldc, ep)
+	})
 }
 
 func runPart(splitN bool, lo, hi, m, n, k int, packA, packB packFn, c []float32, ldc int, ep *epilogue) {
@@ -356,18 +349,3 @@ func gemmSharedB(m, n, k, t int, packA, packB packFn, c []float32, ldc int, ep *
 	})
 }
 
-// runSplit runs fn on each part, the first on the calling goroutine.
-func runSplit(parts [][2]int, fn func(lo, hi int)) {
-	var wg sync.WaitGroup
-	for _, pr := range parts[1:] {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(pr[0], pr[1])
-	}
-	if len(parts) > 0 {
-		fn(parts[0][0], parts[0][1])
-	}
-	wg.Wait()
-}

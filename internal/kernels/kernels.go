@@ -58,27 +58,19 @@ import (
 // Parallel splits [0,n) into contiguous chunks and runs fn on each chunk, one
 // goroutine per available CPU, returning when all are done. Small n runs inline.
 func Parallel(n int, fn func(lo, hi int)) {
-	p := runtime.GOMAXPROCS(0)
-	if p > n {
-		p = n
-	}
+	p := min(runtime.GOMAXPROCS(0), n)
 	if p <= 1 {
 		if n > 0 {
 			fn(0, n)
 		}
 		return
 	}
-	var wg sync.WaitGroup
 	chunk := (n + p - 1) / p
+	parts := make([][2]int, 0, p)
 	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, hi)
+		parts = append(parts, [2]int{lo, min(lo+chunk, n)})
 	}
-	wg.Wait()
+	runSplit(parts, fn)
 }
 
 // smallProduct reports whether an m×n×k product is too small to be worth
@@ -256,16 +248,7 @@ func Nearest(a []float32, m int, b []float32, n, d int, bn []float32, idx []int3
 			}
 		}
 		w := min(t, blocks)
-		var wg sync.WaitGroup
-		for i := 1; i < w; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				worker()
-			}()
-		}
-		worker()
-		wg.Wait()
+		runSplit(make([][2]int, w), func(int, int) { worker() })
 		bankPool.Put(bp)
 	}
 }

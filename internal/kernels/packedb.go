@@ -3,7 +3,6 @@ package kernels
 import (
 	"fmt"
 	"runtime"
-	"sync"
 )
 
 // PackedBT is a matrix B (n×k, row-major) packed once as the right-hand
@@ -68,15 +67,7 @@ func GemmPackedBT(m int, a []float32, pb *PackedBT, c []float32) {
 	if w := int(float64(m) * float64(n) * float64(k+1) / (1 << 19)); w < t {
 		t = max(w, 1)
 	}
-	parts := splitAligned(n, t, nr)
-	var wg sync.WaitGroup
-	for _, pr := range parts[1:] {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			gemmSerial(m, hi-lo, k, 0, lo, packA, packB, c[lo:], n, ep)
-		}(pr[0], pr[1])
-	}
-	gemmSerial(m, parts[0][1]-parts[0][0], k, 0, parts[0][0], packA, packB, c[parts[0][0]:], n, ep)
-	wg.Wait()
+	runSplit(splitAligned(n, t, nr), func(lo, hi int) {
+		gemmSerial(m, hi-lo, k, 0, lo, packA, packB, c[lo:], n, ep)
+	})
 }

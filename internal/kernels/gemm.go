@@ -348,4 +348,3 @@ func gemmSharedB(m, n, k, t int, packA, packB packFn, c []float32, ldc int, ep *
 		}
 	})
 }
-

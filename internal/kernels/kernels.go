@@ -26,17 +26,27 @@
 //     them. The micro-kernel is AVX2+FMA assembly on amd64 CPUs that have both
 //     (chosen once at init through golang.org/x/sys/cpu) and portable Go
 //     otherwise or under the noasm build tag.
-//   - Work is split over runtime.GOMAXPROCS(0) goroutines along one output
-//     dimension, each packing its own blocks; kernels never nest that
-//     parallelism, so calling them from inside Parallel oversubscribes (the
-//     result is still correct). Small problems run on the calling goroutine.
+//   - Stride-1 3×3 convolutions with prepacked weights (Conv2DPacked) run
+//     Winograd F(2×2,3×3) (winograd.go): 16 products of 4×4-transformed
+//     weights and input tiles, 2.25 times fewer multiply-adds than the
+//     direct sum and no im2col gather; their rounding differs from the
+//     direct sum's by a small multiple of it.
+//   - Work is split over runtime.GOMAXPROCS(0) parts along one output
+//     dimension, each packing its own blocks; the parts run on the calling
+//     goroutine and on persistent workers (pool.go) that poll briefly for
+//     the next part before they block, because a forward pass is hundreds
+//     of short regions and waking an idle CPU for each costs more than the
+//     polling. Kernels called from inside Parallel nest correctly (a waiting
+//     caller runs queued parts). Small problems run on the calling
+//     goroutine.
 //   - Packing buffers come from sync.Pools: in steady state a call allocates
 //     only a few small closures, never anything proportional to the data
 //     (SqDists and Nearest allocate the n or m norms they are not given).
 //     Nearest never materialises the m×n distance matrix.
 //   - Weights that are reused across calls can be packed once with
 //     PackConvWeights and passed to Conv2DPacked, which gives bit-identical
-//     results to Conv2D without re-packing them on every call.
+//     results to Conv2D (except on the Winograd path) without re-packing
+//     them on every call.
 //
 // Files: kernels.go (API, Nearest), gemm.go (packing, blocking, parallel
 // split), conv.go (Conv2D, implicit im2col), kern_generic.go (portable
@@ -44,7 +54,9 @@
 // micro-kernel; build tags amd64 && !noasm && !gccgo), packedb.go (a right
 // operand packed once for repeated products), mask.go, mask_generic.go and
 // mask_amd64.go/.s (MinIndex and AppendLessEqual scans, AVX2 blocks),
-// reference.go (plain loops the tests compare against).
+// winograd.go (Winograd F(2×2,3×3); its eight-tile transforms are in
+// kern_amd64.s too), pool.go (the workers of parallel regions), reference.go
+// (plain loops the tests compare against).
 package kernels
 
 import (

@@ -338,6 +338,11 @@ func packConvB(p ConvParams, in []float32, tab []convRow, ow int) packFn {
 						}
 						continue
 					}
+					if sW == 2 && ix0 >= 0 && ix0+2*nr <= W && cnt == nr {
+						// Inside the row: every second value of 32.
+						gather2x16(&dd[0], &row[ix0])
+						continue
+					}
 					// valid t: 0 <= ix0 + t*sW < W
 					lo := 0
 					if ix0 < 0 {

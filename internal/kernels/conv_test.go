@@ -34,6 +34,8 @@ func convCases() []ConvParams {
 		cp(1, 8, 1, 1, 8, 3, 3, 1, 1, 1, 1),      // Winograd, one pixel
 		cp(1, 8, 6, 5, 9, 3, 3, 1, 0, 1, 1),      // Winograd, no pad, odd output width
 		cp(1, 16, 66, 66, 8, 3, 3, 1, 1, 1, 1),   // Winograd, several tile blocks
+		cp(1, 3, 70, 70, 16, 7, 7, 2, 3, 1, 1),   // stem 7x7/2, rows of 35 outputs
+		cp(2, 8, 64, 66, 16, 1, 1, 2, 0, 1, 1),   // 1x1/2 downsample, rows of 33 outputs
 	}
 	asym := cp(2, 7, 11, 13, 9, 3, 2, 1, 0, 1, 1)
 	asym.PadT, asym.PadL, asym.PadB, asym.PadR = 2, 0, 1, 3

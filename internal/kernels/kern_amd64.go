@@ -46,11 +46,17 @@ func winoIn8AVX2(x *float32, ldx int, v *float32, vs int)
 //go:noescape
 func winoOut8AVX2(m *float32, ms int, bias *float32, relu bool, dst0, dst1 *float32)
 
+// gather2x16AVX2 is gather2x16Go in AVX2.
+//
+//go:noescape
+func gather2x16AVX2(dst, src *float32)
+
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		kern6x16 = kern6x16AVX2
 		packPre16 = packPre16AVX2
 		winoIn8, winoOut8 = winoIn8AVX2, winoOut8AVX2
+		gather2x16 = gather2x16AVX2
 		kernName = "avx2+fma 6x16"
 	}
 }

@@ -410,3 +410,23 @@ winostore:
 	VMOVUPS    Y15, 32(DX)
 	VZEROUPPER
 	RET
+
+// func gather2x16AVX2(dst, src *float32)
+//
+// dst[j] = src[2j] for j < 16: the even values of four vectors, split by
+// VSHUFPS within lanes and put in order by VPERMPD.
+TEXT ·gather2x16AVX2(SB), NOSPLIT, $0-16
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSHUFPS $0x88, Y1, Y0, Y4
+	VSHUFPS $0x88, Y3, Y2, Y5
+	VPERMPD $0xD8, Y4, Y4
+	VPERMPD $0xD8, Y5, Y5
+	VMOVUPS Y4, 0(DI)
+	VMOVUPS Y5, 32(DI)
+	VZEROUPPER
+	RET

@@ -35,6 +35,17 @@ func packPre16Go(kc int, src *float32, ld int, scale, shift, dst *float32) {
 	}
 }
 
+// gather2x16 writes dst[j] = src[2j] for j < 16 (a stride-2 convolution's
+// packing), selected at init like kern6x16.
+var gather2x16 = gather2x16Go
+
+func gather2x16Go(dst, src *float32) {
+	d, s := (*[16]float32)(unsafe.Pointer(dst)), (*[32]float32)(unsafe.Pointer(src))
+	for j := range d {
+		d[j] = s[2*j]
+	}
+}
+
 // kernName names the selected micro-kernel (for benchmarks and tests).
 var kernName = "generic 6x16"
 

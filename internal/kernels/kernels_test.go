@@ -62,9 +62,11 @@ func runGemmCase(t *testing.T, rng *rand.Rand, s shape, acc, tb bool) {
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	t.Run(kernName, f)
 	if kernName != "generic 6x16" {
-		saved, savedPre, savedIn, savedOut := kern6x16, packPre16, winoIn8, winoOut8
-		kern6x16, packPre16, winoIn8, winoOut8 = kern6x16Go, packPre16Go, winoIn8Go, winoOut8Go
-		defer func() { kern6x16, packPre16, winoIn8, winoOut8 = saved, savedPre, savedIn, savedOut }()
+		saved, savedPre, savedIn, savedOut, savedG := kern6x16, packPre16, winoIn8, winoOut8, gather2x16
+		kern6x16, packPre16, winoIn8, winoOut8, gather2x16 = kern6x16Go, packPre16Go, winoIn8Go, winoOut8Go, gather2x16Go
+		defer func() {
+			kern6x16, packPre16, winoIn8, winoOut8, gather2x16 = saved, savedPre, savedIn, savedOut, savedG
+		}()
 		t.Run("generic 6x16", f)
 	}
 }

@@ -281,7 +281,6 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 		return nil, err
 	}
 	shape := []int{p.N, p.M, oh, ow}
-	relu := st.relu
 	var res *value // the residual joined in the store (buildPlan)
 	if st.resAdd != nil {
 		res = ins[len(ins)-1]
@@ -290,13 +289,17 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 		}
 	}
 	var out []float32
-	if res != nil {
+	switch {
+	case res == nil:
+		out = rc.alloc(p.N * p.M * oh * ow)
+	case res == x: // the Conv reads the buffer the sum goes to
+		out = rc.alloc(len(res.f))
+		copy(out, res.f)
+	default:
 		if out = rc.steal(st, len(ins)-1); out == nil {
 			out = rc.alloc(len(res.f))
 			copy(out, res.f)
 		}
-	} else {
-		out = rc.alloc(p.N * p.M * oh * ow)
 	}
 	switch {
 	case st.pre != nil:
@@ -305,15 +308,15 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 			rc.free(out)
 			return nil, fmt.Errorf("the BatchNormalization folded into this Conv has %d channels, its input %d", len(st.pre.Scale), p.C)
 		}
-		kernels.Conv2DPackedPre(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, relu, *st.pre)
+		kernels.Conv2DPackedPre(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, st.relu, *st.pre)
 	case res != nil:
-		kernels.Conv2DPackedAdd(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, relu)
+		kernels.Conv2DPackedAdd(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, st.relu)
 	case n.conv != nil:
 		// Constant weights: the channel counts, kernel size and group were
 		// validated above and are the same on every run of this node.
-		kernels.Conv2DPacked(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, relu)
+		kernels.Conv2DPacked(p, n.conv.packedWeights(p, st.foldBN, w), x.f, b, out, st.relu)
 	default:
-		kernels.Conv2D(p, x.f, w, b, out, relu)
+		kernels.Conv2D(p, x.f, w, b, out, st.relu)
 	}
 	if rc.flops != nil {
 		*rc.flops += 2 * int64(p.N*p.M*oh*ow) * int64(p.C/p.Group*p.KH*p.KW)

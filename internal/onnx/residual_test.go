@@ -28,7 +28,7 @@ func TestResidualJoin(t *testing.T) {
 	}
 	const N, C, H, W = 2, 8, 6, 5
 	w1, b1 := rnd(C*C*9), rnd(C)
-	w2, b2, w3, b3, w4, w5 := rnd(C*C), rnd(C), rnd(C*C), rnd(C), rnd(C*C), rnd(C*C)
+	w2, b2, w3, b3, w4, w5, w6 := rnd(C*C), rnd(C), rnd(C*C), rnd(C), rnd(C*C), rnd(C*C), rnd(C*C)
 	conv := func(name, in string, w string, b string, k int) NodeSpec {
 		ins := []string{in, w}
 		if b != "" {
@@ -57,12 +57,16 @@ func TestResidualJoin(t *testing.T) {
 			conv("c4", "a2", "w4", "", 1),
 			conv("c5", "a2", "w5", "", 1),
 			op("y4", "Add", "c4", "c5"), // two Conv outputs
+			op("z", "Neg", "y4"),
+			conv("c6", "z", "w6", "", 1),
+			op("y6", "Add", "c6", "z"), // the residual is the Conv's input
 		},
 		Initializers: []TensorSpec{
 			{Name: "w1", Dims: []int64{C, C, 3, 3}, Data: w1}, {Name: "b1", Dims: []int64{C}, Data: b1},
 			{Name: "w2", Dims: []int64{C, C, 1, 1}, Data: w2}, {Name: "b2", Dims: []int64{C}, Data: b2},
 			{Name: "w3", Dims: []int64{C, C, 1, 1}, Data: w3}, {Name: "b3", Dims: []int64{C}, Data: b3},
 			{Name: "w4", Dims: []int64{C, C, 1, 1}, Data: w4}, {Name: "w5", Dims: []int64{C, C, 1, 1}, Data: w5},
+			{Name: "w6", Dims: []int64{C, C, 1, 1}, Data: w6},
 		},
 		Inputs: []ValueSpec{
 			{Name: "x", Dims: []DimSpec{Dim(N), Dim(C), Dim(H), Dim(W)}},
@@ -71,6 +75,7 @@ func TestResidualJoin(t *testing.T) {
 		Outputs: []ValueSpec{
 			{Name: "y3", Dims: []DimSpec{Dim(N), Dim(C), Dim(H), Dim(W)}},
 			{Name: "y4", Dims: []DimSpec{Dim(N), Dim(C), Dim(H), Dim(W)}},
+			{Name: "y6", Dims: []DimSpec{Dim(N), Dim(C), Dim(H), Dim(W)}},
 		},
 	}}
 	m := encodeDecode(t, spec)
@@ -120,15 +125,23 @@ func TestResidualJoin(t *testing.T) {
 		want3[i] = c3[i] + float64(bb[(i/hw%C)*W+i%W])
 		want4[i] = c4[i] + c5[i]
 	}
+	z := make([]float64, len(x))
+	for i, v := range want4 {
+		z[i] = -float64(float32(v))
+	}
+	want6 := convRef(z, w6, nil, 1)
+	for i := range want6 {
+		want6[i] += z[i]
+	}
 
 	ins := map[string]*tensor.Tensor{"x": tensor.FromData(x, N, C, H, W), "bb": tensor.FromData(bb, 1, C, 1, W)}
 	for _, tc := range []struct {
 		outs []string
 		adds int
 	}{
-		{[]string{"y3", "y4"}, 0},
+		{[]string{"y3", "y6"}, 0},
 		// a1 and a2 stay; y4 joins c5 instead of the requested c4.
-		{[]string{"y3", "y4", "c2", "c1", "c4"}, 2},
+		{[]string{"y3", "y6", "y4", "c2", "c1", "c4"}, 2},
 	} {
 		outs := tc.outs
 		p, err := m.planFor(outs)
@@ -152,8 +165,11 @@ func TestResidualJoin(t *testing.T) {
 			for _, c := range []struct {
 				name string
 				want []float64
-			}{{"y3", want3}, {"y4", want4}} {
-				y := got[c.name]
+			}{{"y3", want3}, {"y4", want4}, {"y6", want6}} {
+				y, ok := got[c.name]
+				if !ok {
+					continue // not requested
+				}
 				if !slices.Equal(y.Shape, []int{N, C, H, W}) {
 					t.Fatalf("%s shape %v", c.name, y.Shape)
 				}
@@ -162,6 +178,52 @@ func TestResidualJoin(t *testing.T) {
 						t.Fatalf("outputs %v run %d: %s[%d] = %v, want %v", outs, run, c.name, i, y.Data[i], w)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestResidualJoinOwnInput checks a Conv joined with an Add whose other
+// operand is the Conv's own input, at a depth past one packed block (300
+// channels) and with enough columns (272) for the product to pack its input
+// block by block: the sum must not go to the input's buffer while the
+// product still reads it.
+func TestResidualJoinOwnInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const C, H, W = 300, 16, 17
+	w := make([]float32, C*C)
+	x := make([]float32, C*H*W)
+	for i := range w {
+		w[i] = float32(2*r.Float64()-1) / 10
+	}
+	for i := range x {
+		x[i] = float32(2*r.Float64() - 1)
+	}
+	spec := &ModelSpec{Graph: GraphSpec{
+		Name: "own",
+		Nodes: []NodeSpec{
+			{Name: "z", Op: "Neg", Inputs: []string{"x"}, Outputs: []string{"z"}},
+			{Name: "c", Op: "Conv", Inputs: []string{"z", "w"}, Outputs: []string{"c"}, Attrs: []AttrSpec{IntsAttr("kernel_shape", 1, 1)}},
+			{Name: "y", Op: "Add", Inputs: []string{"c", "z"}, Outputs: []string{"y"}},
+		},
+		Initializers: []TensorSpec{{Name: "w", Dims: []int64{C, C, 1, 1}, Data: w}},
+		Inputs:       []ValueSpec{{Name: "x", Dims: []DimSpec{Dim(1), Dim(C), Dim(H), Dim(W)}}},
+		Outputs:      []ValueSpec{{Name: "y", Dims: []DimSpec{Dim(1), Dim(C), Dim(H), Dim(W)}}},
+	}}
+	m := encodeDecode(t, spec)
+	got, err := m.Run(context.Background(), map[string]*tensor.Tensor{"x": tensor.FromData(x, 1, C, H, W)}, "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw := H * W
+	for o := 0; o < C; o++ {
+		for p := 0; p < hw; p++ {
+			want := -float64(x[o*hw+p])
+			for c := 0; c < C; c++ {
+				want -= float64(w[o*C+c]) * float64(x[c*hw+p])
+			}
+			if d := math.Abs(float64(got["y"].Data[o*hw+p]) - want); d > 1e-5*(1+math.Abs(want)) {
+				t.Fatalf("y[%d,%d] = %v, want %v", o, p, got["y"].Data[o*hw+p], want)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/x/pni/internal/kernels"
 	"github.com/x/pni/internal/testparts"
 )
 
@@ -43,6 +44,10 @@ func TestLoad(t *testing.T) {
 		{"huge", pngHeader(1<<16, 1<<16), true}, {"empty", nil, true},
 	}
 
+	// The kernels' persistent workers (GOMAXPROCS-1 goroutines that live
+	// for the process) start with the first parallel region: start them
+	// before counting.
+	kernels.Parallel(runtime.GOMAXPROCS(0), func(int, int) {})
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)

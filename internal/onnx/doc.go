@@ -14,9 +14,13 @@
 // from per-size pools and are released after their last consumer, ReLU is
 // fused into the preceding Conv when nothing else reads the Conv's output, a
 // BatchNormalization+Relu before a 1x1 Conv (DenseNet's pre-activation) is
-// applied as that Conv packs its input instead of in passes of its own, a
-// Concat whose first input dies with it appends in place to that input's
-// buffer (DenseNet's dense blocks), and Run is safe for concurrent use.
+// applied as that Conv packs its input instead of in passes of its own, an
+// Add that is the sole reader of a Conv's output (a ResNet block's residual
+// join, and a Relu after it) is done in the Conv's store (the Conv runs at the
+// Add's place, accumulating onto the other operand's buffer when that dies
+// there), a Concat whose first input dies with it appends in place to that
+// input's buffer (DenseNet's dense blocks), and Run is safe for concurrent
+// use. Stride-1 3x3 convolutions run Winograd F(2x2,3x3) (package kernels).
 //
 // Supported operators: Conv, ConvTranspose, BatchNormalization, Relu,
 // LeakyRelu, Sigmoid, Tanh, Add, Sub, Mul, Div (numpy broadcasting), Concat,

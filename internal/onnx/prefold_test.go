@@ -11,6 +11,15 @@ import (
 	"github.com/x/pni/internal/tensor"
 )
 
+// uniform returns n values drawn uniformly from [lo, hi).
+func uniform(r *rand.Rand, n int, lo, hi float64) []float32 {
+	d := make([]float32, n)
+	for i := range d {
+		d[i] = float32(lo + (hi-lo)*r.Float64())
+	}
+	return d
+}
+
 // TestPreActivationFold checks DenseNet's pre-activation chain,
 // BatchNormalization -> Relu -> 1x1 Conv on a concatenation that later
 // nodes read too, against the same arithmetic done here in float64: the
@@ -19,13 +28,7 @@ import (
 // requested too, with the same result either way.
 func TestPreActivationFold(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	rnd := func(n int, lo, hi float64) []float32 {
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = float32(lo + (hi-lo)*r.Float64())
-		}
-		return d
-	}
+	rnd := func(n int, lo, hi float64) []float32 { return uniform(r, n, lo, hi) }
 	const C, M, H, W = 6, 8, 5, 7
 	gamma, beta, mean, vr := rnd(C, 0.5, 1.5), rnd(C, -0.5, 0.5), rnd(C, -0.5, 0.5), rnd(C, 0.2, 2)
 	wt, bias := rnd(M*C, -1, 1), rnd(M, -0.3, 0.3)

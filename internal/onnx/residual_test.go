@@ -19,13 +19,7 @@ import (
 // a step of its own; the results are the same either way.
 func TestResidualJoin(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	rnd := func(n int) []float32 {
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = float32(2*r.Float64() - 1)
-		}
-		return d
-	}
+	rnd := func(n int) []float32 { return uniform(r, n, -1, 1) }
 	const N, C, H, W = 2, 8, 6, 5
 	w1, b1 := rnd(C*C*9), rnd(C)
 	w2, b2, w3, b3, w4, w5, w6 := rnd(C*C), rnd(C), rnd(C*C), rnd(C), rnd(C*C), rnd(C*C), rnd(C*C)
@@ -191,14 +185,7 @@ func TestResidualJoin(t *testing.T) {
 func TestResidualJoinOwnInput(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	const C, H, W = 300, 16, 17
-	w := make([]float32, C*C)
-	x := make([]float32, C*H*W)
-	for i := range w {
-		w[i] = float32(2*r.Float64()-1) / 10
-	}
-	for i := range x {
-		x[i] = float32(2*r.Float64() - 1)
-	}
+	w, x := uniform(r, C*C, -0.1, 0.1), uniform(r, C*H*W, -1, 1)
 	spec := &ModelSpec{Graph: GraphSpec{
 		Name: "own",
 		Nodes: []NodeSpec{

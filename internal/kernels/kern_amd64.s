@@ -388,11 +388,11 @@ TEXT ·winoOut8AVX2(SB), NOSPLIT, $0-48
 
 	TESTQ BX, BX
 	JZ    winostore
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VXORPS Y12, Y12, Y12 // max(0, x) keeps a NaN x, as max does in Go
+	VMAXPS Y8, Y12, Y8
+	VMAXPS Y9, Y12, Y9
+	VMAXPS Y10, Y12, Y10
+	VMAXPS Y11, Y12, Y11
 
 winostore:
 	// Interleave each row's two columns: tile t's pair at 2t.

@@ -173,6 +173,19 @@ func macroKernel(mc, nc, kc int, ap, bp, c []float32, ldc int, ep *epilogue, row
 				kern6x16(kc, app, bpp, &c[ip*mr*ldc+jp*nr], ldc, bias, flags)
 				continue
 			}
+			if cols == nr && (rows == 4 || rows == 2) {
+				// The last rows of an M that is not a multiple of mr.
+				var bias *float32
+				if useBias {
+					bias = &ep.bias[row0+ip*mr]
+				}
+				k := kern4x16
+				if rows == 2 {
+					k = kern2x16
+				}
+				k(kc, app, bpp, &c[ip*mr*ldc+jp*nr], ldc, bias, flags)
+				continue
+			}
 			kern6x16(kc, app, bpp, &tmp[0], nr, nil, 0)
 			for r := 0; r < rows; r++ {
 				crow := c[(ip*mr+r)*ldc+jp*nr : (ip*mr+r)*ldc+jp*nr+cols]

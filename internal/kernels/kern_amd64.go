@@ -46,6 +46,14 @@ func winoIn8AVX2(x *float32, ldx int, v *float32, vs int)
 //go:noescape
 func winoOut8AVX2(m *float32, ms int, bias *float32, relu bool, dst0, dst1 *float32)
 
+// kern4x16AVX2 and kern2x16AVX2 are kern4x16Go and kern2x16Go in AVX2+FMA.
+//
+//go:noescape
+func kern4x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
+
+//go:noescape
+func kern2x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
+
 // gather2x16AVX2 is gather2x16Go in AVX2.
 //
 //go:noescape
@@ -57,6 +65,7 @@ func init() {
 		packPre16 = packPre16AVX2
 		winoIn8, winoOut8 = winoIn8AVX2, winoOut8AVX2
 		gather2x16 = gather2x16AVX2
+		kern4x16, kern2x16 = kern4x16AVX2, kern2x16AVX2
 		kernName = "avx2+fma 6x16"
 	}
 }

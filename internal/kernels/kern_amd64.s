@@ -430,3 +430,183 @@ TEXT ·gather2x16AVX2(SB), NOSPLIT, $0-16
 	VMOVUPS Y5, 32(DI)
 	VZEROUPPER
 	RET
+
+// func kern4x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
+//
+// kern6x16AVX2 for the first 4 rows of the A panel only (the last panel
+// of an M that is not a multiple of 6): Y0..Y7 hold the 4x16 block, and C's
+// other rows are not read or written.
+TEXT ·kern4x16AVX2(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ bias+40(FP), R9
+	MOVQ flags+48(FP), R10
+
+	TESTQ R9, R9
+	JZ    zeroacc4
+	VBROADCASTSS 0(R9), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(R9), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(R9), Y4
+	VMOVAPS      Y4, Y5
+	VBROADCASTSS 12(R9), Y6
+	VMOVAPS      Y6, Y7
+	JMP          kstart4
+
+zeroacc4:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+kstart4:
+	TESTQ CX, CX
+	JZ    kdone4
+
+kloop4:
+	VMOVUPS 0(DX), Y12
+	VMOVUPS 32(DX), Y13
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	ADDQ $24, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  kloop4
+
+kdone4:
+	TESTQ $1, R10
+	JZ    noload4
+	MOVQ  DI, R11
+	VADDPS 0(R11), Y0, Y0
+	VADDPS 32(R11), Y1, Y1
+	ADDQ   R8, R11
+	VADDPS 0(R11), Y2, Y2
+	VADDPS 32(R11), Y3, Y3
+	ADDQ   R8, R11
+	VADDPS 0(R11), Y4, Y4
+	VADDPS 32(R11), Y5, Y5
+	ADDQ   R8, R11
+	VADDPS 0(R11), Y6, Y6
+	VADDPS 32(R11), Y7, Y7
+
+noload4:
+	TESTQ $2, R10
+	JZ    norelu4
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
+
+norelu4:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    R8, DI
+	VMOVUPS Y2, 0(DI)
+	VMOVUPS Y3, 32(DI)
+	ADDQ    R8, DI
+	VMOVUPS Y4, 0(DI)
+	VMOVUPS Y5, 32(DI)
+	ADDQ    R8, DI
+	VMOVUPS Y6, 0(DI)
+	VMOVUPS Y7, 32(DI)
+	VZEROUPPER
+	RET
+
+// func kern2x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
+//
+// kern6x16AVX2 for the first 2 rows of the A panel only (the last panel
+// of an M that is not a multiple of 6): Y0..Y3 hold the 2x16 block, and C's
+// other rows are not read or written.
+TEXT ·kern2x16AVX2(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ bias+40(FP), R9
+	MOVQ flags+48(FP), R10
+
+	TESTQ R9, R9
+	JZ    zeroacc2
+	VBROADCASTSS 0(R9), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(R9), Y2
+	VMOVAPS      Y2, Y3
+	JMP          kstart2
+
+zeroacc2:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+kstart2:
+	TESTQ CX, CX
+	JZ    kdone2
+
+kloop2:
+	VMOVUPS 0(DX), Y12
+	VMOVUPS 32(DX), Y13
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	ADDQ $24, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  kloop2
+
+kdone2:
+	TESTQ $1, R10
+	JZ    noload2
+	MOVQ  DI, R11
+	VADDPS 0(R11), Y0, Y0
+	VADDPS 32(R11), Y1, Y1
+	ADDQ   R8, R11
+	VADDPS 0(R11), Y2, Y2
+	VADDPS 32(R11), Y3, Y3
+
+noload2:
+	TESTQ $2, R10
+	JZ    norelu2
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+
+norelu2:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    R8, DI
+	VMOVUPS Y2, 0(DI)
+	VMOVUPS Y3, 32(DI)
+	VZEROUPPER
+	RET

@@ -55,12 +55,33 @@ var kernName = "generic 6x16"
 // rows (a[p*6+r]), b holds kc rows of 16 columns (b[p*16+j]); bias is nil or
 // points at 6 values.
 func kern6x16Go(kc int, a, b, c *float32, ldc int, bias *float32, flags int) {
+	kernRowsGo(mr, kc, a, b, c, ldc, bias, flags)
+}
+
+// kern4x16 and kern2x16 are kern6x16 for the first 4 or 2 rows of the A
+// panel only (the last panel of an M that is not a multiple of 6): C's and
+// bias's other rows are not touched. Selected at init like kern6x16.
+var (
+	kern4x16 = kern4x16Go
+	kern2x16 = kern2x16Go
+)
+
+func kern4x16Go(kc int, a, b, c *float32, ldc int, bias *float32, flags int) {
+	kernRowsGo(4, kc, a, b, c, ldc, bias, flags)
+}
+
+func kern2x16Go(kc int, a, b, c *float32, ldc int, bias *float32, flags int) {
+	kernRowsGo(2, kc, a, b, c, ldc, bias, flags)
+}
+
+// kernRowsGo is kern6x16Go for the first rows rows of the panel.
+func kernRowsGo(rows, kc int, a, b, c *float32, ldc int, bias *float32, flags int) {
 	ap := unsafe.Slice(a, kc*mr)
 	bp := unsafe.Slice(b, kc*nr)
 	var acc [mr][nr]float32
 	if bias != nil {
-		bs := unsafe.Slice(bias, mr)
-		for r := range acc {
+		bs := unsafe.Slice(bias, rows)
+		for r := range rows {
 			for j := range acc[r] {
 				acc[r][j] = bs[r]
 			}
@@ -69,7 +90,7 @@ func kern6x16Go(kc int, a, b, c *float32, ldc int, bias *float32, flags int) {
 	for p := 0; p < kc; p++ {
 		brow := (*[nr]float32)(bp[p*nr : p*nr+nr])
 		acol := (*[mr]float32)(ap[p*mr : p*mr+mr])
-		for r := 0; r < mr; r++ {
+		for r := 0; r < rows; r++ {
 			av := acol[r]
 			row := &acc[r]
 			for j := 0; j < nr; j++ {
@@ -77,8 +98,8 @@ func kern6x16Go(kc int, a, b, c *float32, ldc int, bias *float32, flags int) {
 			}
 		}
 	}
-	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
-	for r := 0; r < mr; r++ {
+	cs := unsafe.Slice(c, (rows-1)*ldc+nr)
+	for r := 0; r < rows; r++ {
 		crow := cs[r*ldc : r*ldc+nr]
 		for j := 0; j < nr; j++ {
 			s := acc[r][j]

@@ -62,10 +62,13 @@ func runGemmCase(t *testing.T, rng *rand.Rand, s shape, acc, tb bool) {
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	t.Run(kernName, f)
 	if kernName != "generic 6x16" {
-		saved, savedPre, savedIn, savedOut, savedG := kern6x16, packPre16, winoIn8, winoOut8, gather2x16
-		kern6x16, packPre16, winoIn8, winoOut8, gather2x16 = kern6x16Go, packPre16Go, winoIn8Go, winoOut8Go, gather2x16Go
+		saved, saved4, saved2 := kern6x16, kern4x16, kern2x16
+		savedPre, savedIn, savedOut, savedG := packPre16, winoIn8, winoOut8, gather2x16
+		kern6x16, kern4x16, kern2x16 = kern6x16Go, kern4x16Go, kern2x16Go
+		packPre16, winoIn8, winoOut8, gather2x16 = packPre16Go, winoIn8Go, winoOut8Go, gather2x16Go
 		defer func() {
-			kern6x16, packPre16, winoIn8, winoOut8, gather2x16 = saved, savedPre, savedIn, savedOut, savedG
+			kern6x16, kern4x16, kern2x16 = saved, saved4, saved2
+			packPre16, winoIn8, winoOut8, gather2x16 = savedPre, savedIn, savedOut, savedG
 		}()
 		t.Run("generic 6x16", f)
 	}

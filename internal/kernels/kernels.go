@@ -23,7 +23,8 @@
 //     BLIS/GotoBLAS way: A is packed into 6-row panels, B into 16-column panels
 //     (for Conv2D the im2col matrix is packed straight from the image, so no
 //     im2col buffer exists), and a 6×16 register-tile micro-kernel runs over
-//     them. The micro-kernel is AVX2+FMA assembly on amd64 CPUs that have both
+//     them (4×16 and 2×16 ones for the last rows of an M that is not a
+//     multiple of 6). The micro-kernel is AVX2+FMA assembly on amd64 CPUs that have both
 //     (chosen once at init through golang.org/x/sys/cpu) and portable Go
 //     otherwise or under the noasm build tag.
 //   - Stride-1 3×3 convolutions with prepacked weights (Conv2DPacked) run

@@ -2,6 +2,41 @@
 
 #include "textflag.h"
 
+// KERNARGS loads the micro-kernels' arguments: CX = kc, SI = a, DX = b,
+// DI = c, R8 = ldc in bytes, R9 = bias, R10 = flags.
+#define KERNARGS \
+	MOVQ kc+0(FP), CX \
+	MOVQ a+8(FP), SI \
+	MOVQ b+16(FP), DX \
+	MOVQ c+24(FP), DI \
+	MOVQ ldc+32(FP), R8 \
+	SHLQ $2, R8 \
+	MOVQ bias+40(FP), R9 \
+	MOVQ flags+48(FP), R10
+
+// Row r of a short kernel, its accumulators lo and hi: BIASROW starts them
+// at bias[r], FMAROW adds A[r]·B for one k step (bc: a free register),
+// LOADROW adds C's row at R11 and advances R11, STOREROW stores to DI and
+// advances DI.
+#define BIASROW(off, lo, hi) \
+	VBROADCASTSS off(R9), lo \
+	VMOVAPS      lo, hi
+
+#define FMAROW(off, bc, lo, hi) \
+	VBROADCASTSS off(SI), bc \
+	VFMADD231PS  Y12, bc, lo \
+	VFMADD231PS  Y13, bc, hi
+
+#define LOADROW(lo, hi) \
+	VADDPS 0(R11), lo, lo \
+	VADDPS 32(R11), hi, hi \
+	ADDQ   R8, R11
+
+#define STOREROW(lo, hi) \
+	VMOVUPS lo, 0(DI) \
+	VMOVUPS hi, 32(DI) \
+	ADDQ    R8, DI
+
 // func kern6x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
 //
 // Register tile: Y0..Y11 hold the 6x16 block of C (row r in Y(2r), Y(2r+1)).
@@ -9,14 +44,7 @@
 // packed A column, twelve FMAs. See kern_generic.go:kern6x16Go for the loop
 // this computes.
 TEXT ·kern6x16AVX2(SB), NOSPLIT, $0-56
-	MOVQ kc+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), R8
-	SHLQ $2, R8
-	MOVQ bias+40(FP), R9
-	MOVQ flags+48(FP), R10
+	KERNARGS
 
 	TESTQ R9, R9
 	JZ    zeroacc
@@ -434,29 +462,17 @@ TEXT ·gather2x16AVX2(SB), NOSPLIT, $0-16
 // func kern4x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
 //
 // kern6x16AVX2 for the first 4 rows of the A panel only (the last panel
-// of an M that is not a multiple of 6): Y0..Y7 hold the 4x16 block, and C's
-// other rows are not read or written.
+// of an M that is not a multiple of 6): Y0..Y7 hold the 4x16 block, and
+// C's other rows are not read or written.
 TEXT ·kern4x16AVX2(SB), NOSPLIT, $0-56
-	MOVQ kc+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), R8
-	SHLQ $2, R8
-	MOVQ bias+40(FP), R9
-	MOVQ flags+48(FP), R10
-
+	KERNARGS
 	TESTQ R9, R9
 	JZ    zeroacc4
-	VBROADCASTSS 0(R9), Y0
-	VMOVAPS      Y0, Y1
-	VBROADCASTSS 4(R9), Y2
-	VMOVAPS      Y2, Y3
-	VBROADCASTSS 8(R9), Y4
-	VMOVAPS      Y4, Y5
-	VBROADCASTSS 12(R9), Y6
-	VMOVAPS      Y6, Y7
-	JMP          kstart4
+	BIASROW(0, Y0, Y1)
+	BIASROW(4, Y2, Y3)
+	BIASROW(8, Y4, Y5)
+	BIASROW(12, Y6, Y7)
+	JMP kstart4
 
 zeroacc4:
 	VXORPS Y0, Y0, Y0
@@ -475,18 +491,10 @@ kstart4:
 kloop4:
 	VMOVUPS 0(DX), Y12
 	VMOVUPS 32(DX), Y13
-	VBROADCASTSS 0(SI), Y14
-	VFMADD231PS  Y12, Y14, Y0
-	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
-	VFMADD231PS  Y12, Y15, Y2
-	VFMADD231PS  Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
-	VFMADD231PS  Y12, Y14, Y4
-	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(SI), Y15
-	VFMADD231PS  Y12, Y15, Y6
-	VFMADD231PS  Y13, Y15, Y7
+	FMAROW(0, Y14, Y0, Y1)
+	FMAROW(4, Y15, Y2, Y3)
+	FMAROW(8, Y14, Y4, Y5)
+	FMAROW(12, Y15, Y6, Y7)
 	ADDQ $24, SI
 	ADDQ $64, DX
 	DECQ CX
@@ -496,17 +504,10 @@ kdone4:
 	TESTQ $1, R10
 	JZ    noload4
 	MOVQ  DI, R11
-	VADDPS 0(R11), Y0, Y0
-	VADDPS 32(R11), Y1, Y1
-	ADDQ   R8, R11
-	VADDPS 0(R11), Y2, Y2
-	VADDPS 32(R11), Y3, Y3
-	ADDQ   R8, R11
-	VADDPS 0(R11), Y4, Y4
-	VADDPS 32(R11), Y5, Y5
-	ADDQ   R8, R11
-	VADDPS 0(R11), Y6, Y6
-	VADDPS 32(R11), Y7, Y7
+	LOADROW(Y0, Y1)
+	LOADROW(Y2, Y3)
+	LOADROW(Y4, Y5)
+	LOADROW(Y6, Y7)
 
 noload4:
 	TESTQ $2, R10
@@ -522,42 +523,25 @@ noload4:
 	VMAXPS Y7, Y12, Y7
 
 norelu4:
-	VMOVUPS Y0, 0(DI)
-	VMOVUPS Y1, 32(DI)
-	ADDQ    R8, DI
-	VMOVUPS Y2, 0(DI)
-	VMOVUPS Y3, 32(DI)
-	ADDQ    R8, DI
-	VMOVUPS Y4, 0(DI)
-	VMOVUPS Y5, 32(DI)
-	ADDQ    R8, DI
-	VMOVUPS Y6, 0(DI)
-	VMOVUPS Y7, 32(DI)
+	STOREROW(Y0, Y1)
+	STOREROW(Y2, Y3)
+	STOREROW(Y4, Y5)
+	STOREROW(Y6, Y7)
 	VZEROUPPER
 	RET
 
 // func kern2x16AVX2(kc int, a, b, c *float32, ldc int, bias *float32, flags int)
 //
 // kern6x16AVX2 for the first 2 rows of the A panel only (the last panel
-// of an M that is not a multiple of 6): Y0..Y3 hold the 2x16 block, and C's
-// other rows are not read or written.
+// of an M that is not a multiple of 6): Y0..Y3 hold the 2x16 block, and
+// C's other rows are not read or written.
 TEXT ·kern2x16AVX2(SB), NOSPLIT, $0-56
-	MOVQ kc+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), R8
-	SHLQ $2, R8
-	MOVQ bias+40(FP), R9
-	MOVQ flags+48(FP), R10
-
+	KERNARGS
 	TESTQ R9, R9
 	JZ    zeroacc2
-	VBROADCASTSS 0(R9), Y0
-	VMOVAPS      Y0, Y1
-	VBROADCASTSS 4(R9), Y2
-	VMOVAPS      Y2, Y3
-	JMP          kstart2
+	BIASROW(0, Y0, Y1)
+	BIASROW(4, Y2, Y3)
+	JMP kstart2
 
 zeroacc2:
 	VXORPS Y0, Y0, Y0
@@ -572,12 +556,8 @@ kstart2:
 kloop2:
 	VMOVUPS 0(DX), Y12
 	VMOVUPS 32(DX), Y13
-	VBROADCASTSS 0(SI), Y14
-	VFMADD231PS  Y12, Y14, Y0
-	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
-	VFMADD231PS  Y12, Y15, Y2
-	VFMADD231PS  Y13, Y15, Y3
+	FMAROW(0, Y14, Y0, Y1)
+	FMAROW(4, Y15, Y2, Y3)
 	ADDQ $24, SI
 	ADDQ $64, DX
 	DECQ CX
@@ -587,11 +567,8 @@ kdone2:
 	TESTQ $1, R10
 	JZ    noload2
 	MOVQ  DI, R11
-	VADDPS 0(R11), Y0, Y0
-	VADDPS 32(R11), Y1, Y1
-	ADDQ   R8, R11
-	VADDPS 0(R11), Y2, Y2
-	VADDPS 32(R11), Y3, Y3
+	LOADROW(Y0, Y1)
+	LOADROW(Y2, Y3)
 
 noload2:
 	TESTQ $2, R10
@@ -603,10 +580,7 @@ noload2:
 	VMAXPS Y3, Y12, Y3
 
 norelu2:
-	VMOVUPS Y0, 0(DI)
-	VMOVUPS Y1, 32(DI)
-	ADDQ    R8, DI
-	VMOVUPS Y2, 0(DI)
-	VMOVUPS Y3, 32(DI)
+	STOREROW(Y0, Y1)
+	STOREROW(Y2, Y3)
 	VZEROUPPER
 	RET

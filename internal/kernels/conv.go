@@ -200,8 +200,9 @@ func prepackedA(data []float32, base, mPad int) packFn {
 const directMaxM = 4
 
 // conv2D is Conv2D with the weights either raw (pw == nil) or prepacked,
-// the product added to out's contents when acc is true, and pre (nil, or only for pointwise convolutions with at least directMaxM
-// output channels per group) applied to the input as it is packed.
+// the product added to out's contents when acc is true, and pre (nil, or
+// only for pointwise convolutions with at least directMaxM output channels
+// per group) applied to the input as it is packed.
 func conv2D(p ConvParams, weight []float32, pw *ConvWeights, in, bias, out []float32, relu, acc bool, pre *Pre) {
 	oh, ow := p.OutSize()
 	if p.N == 0 || p.M == 0 || oh <= 0 || ow <= 0 {

@@ -265,11 +265,7 @@ func gemmPar(m, n, k int, packA, packB packFn, c []float32, ldc int, ep *epilogu
 	if m <= 0 || n <= 0 {
 		return
 	}
-	t := runtime.GOMAXPROCS(0)
-	work := float64(m) * float64(n) * float64(k+1)
-	if w := int(work / (1 << 19)); w < t { // keep at least ~0.5M FMAs per worker
-		t = max(w, 1)
-	}
+	t := partsFor(float64(m) * float64(n) * float64(k+1))
 	if t <= 1 {
 		gemmSerial(m, n, k, 0, 0, packA, packB, c, ldc, ep)
 		return
@@ -297,6 +293,12 @@ func runPart(splitN bool, lo, hi, m, n, k int, packA, packB packFn, c []float32,
 	} else {
 		gemmSerial(hi-lo, n, k, lo, 0, packA, packB, c[lo*ldc:], ldc, ep)
 	}
+}
+
+// partsFor is how many parts a product of work multiply-adds is split
+// into: one per CPU, but at least ~0.5M multiply-adds each.
+func partsFor(work float64) int {
+	return max(min(runtime.GOMAXPROCS(0), int(work/(1<<19))), 1)
 }
 
 // splitAligned splits [0,n) into at most t non-empty contiguous parts whose
@@ -331,14 +333,7 @@ var sharedBPool sync.Pool // *[]float32
 func gemmSharedB(m, n, k, t int, packA, packB packFn, c []float32, ldc int, ep *epilogue) {
 	nPad := (n + nr - 1) / nr * nr
 	need := k * nPad
-	var bp *[]float32
-	if v, ok := sharedBPool.Get().(*[]float32); ok && cap(*v) >= need {
-		*v = (*v)[:need]
-		bp = v
-	} else {
-		s := make([]float32, need)
-		bp = &s
-	}
+	bp := pooledFloats(&sharedBPool, need)
 	defer sharedBPool.Put(bp)
 	b := *bp
 	panels := nPad / nr

@@ -24,9 +24,9 @@
 //     (for Conv2D the im2col matrix is packed straight from the image, so no
 //     im2col buffer exists), and a 6×16 register-tile micro-kernel runs over
 //     them (4×16 and 2×16 ones for the last rows of an M that is not a
-//     multiple of 6). The micro-kernel is AVX2+FMA assembly on amd64 CPUs that have both
-//     (chosen once at init through golang.org/x/sys/cpu) and portable Go
-//     otherwise or under the noasm build tag.
+//     multiple of 6). The micro-kernels are AVX2+FMA assembly on amd64 CPUs
+//     that have both (chosen once at init through golang.org/x/sys/cpu) and
+//     portable Go otherwise or under the noasm build tag.
 //   - Stride-1 3×3 convolutions with prepacked weights (Conv2DPacked) run
 //     Winograd F(2×2,3×3) (winograd.go): 16 products of 4×4-transformed
 //     weights and input tiles, 2.25 times fewer multiply-adds than the
@@ -68,8 +68,9 @@ import (
 	"github.com/viterin/vek/vek32"
 )
 
-// Parallel splits [0,n) into contiguous chunks and runs fn on each chunk, one
-// goroutine per available CPU, returning when all are done. Small n runs inline.
+// Parallel splits [0,n) into contiguous chunks, one per available CPU, and
+// runs fn on each (the first on the calling goroutine, the others on the
+// package's workers), returning when all are done. Small n runs inline.
 func Parallel(n int, fn func(lo, hi int)) {
 	p := min(runtime.GOMAXPROCS(0), n)
 	if p <= 1 {
@@ -238,7 +239,7 @@ func Nearest(a []float32, m int, b []float32, n, d int, bn []float32, idx []int3
 		nb := min(nnChunk, n-b0)
 		nbPad := (nb + nr - 1) / nr * nr
 		need := nbPad * d
-		bp := getBank(need)
+		bp := pooledFloats(&bankPool, need)
 		packB := packColsB(b, d)
 		panels := nbPad / nr
 		Parallel(panels, func(lo, hi int) {
@@ -266,8 +267,11 @@ func Nearest(a []float32, m int, b []float32, n, d int, bn []float32, idx []int3
 	}
 }
 
-func getBank(need int) *[]float32 {
-	if v, ok := bankPool.Get().(*[]float32); ok && cap(*v) >= need {
+// pooledFloats returns a buffer of length need from pool (a pool of
+// *[]float32), or a new one when the pool's is missing or too short. The
+// contents are stale.
+func pooledFloats(pool *sync.Pool, need int) *[]float32 {
+	if v, ok := pool.Get().(*[]float32); ok && cap(*v) >= need {
 		*v = (*v)[:need]
 		return v
 	}

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"runtime"
 )
 
 // PackedBT is a matrix B (n×k, row-major) packed once as the right-hand
@@ -63,11 +62,7 @@ func GemmPackedBT(m int, a []float32, pb *PackedBT, c []float32) {
 		return
 	}
 	packA, packB := packRowsA(a, k), pb.packer()
-	t := runtime.GOMAXPROCS(0)
-	if w := int(float64(m) * float64(n) * float64(k+1) / (1 << 19)); w < t {
-		t = max(w, 1)
-	}
-	runSplit(splitAligned(n, t, nr), func(lo, hi int) {
+	runSplit(splitAligned(n, partsFor(float64(m)*float64(n)*float64(k+1)), nr), func(lo, hi int) {
 		gemmSerial(m, hi-lo, k, 0, lo, packA, packB, c[lo:], n, ep)
 	})
 }

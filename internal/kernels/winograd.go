@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -126,10 +125,7 @@ func winoConv(p ConvParams, w *ConvWeights, in, bias, out []float32, relu bool) 
 	// Blocks of b tiles (a multiple of the panel width) within each
 	// worker's panel-aligned share.
 	b := max(winoBlockFloats/(16*(p.C+p.M))/nr*nr, nr)
-	t := runtime.GOMAXPROCS(0)
-	if w := int(float64(tiles) * float64(p.C) * float64(p.M) * 16 / (1 << 19)); w < t {
-		t = max(w, 1) // keep at least ~0.5M multiply-adds per worker
-	}
+	t := partsFor(float64(tiles) * float64(p.C) * float64(p.M) * 16)
 	runSplit(splitAligned(tiles, t, nr), func(lo, hi int) {
 		s := winoPool.Get().(*winoScratch)
 		defer winoPool.Put(s)
@@ -165,12 +161,7 @@ func grow(s []float32, n int) []float32 {
 func winoPad(p ConvParams, g winoGeom, in []float32) *[]float32 {
 	plane := g.hp * g.wp
 	need := p.N*p.C*plane + winoSlack
-	xp, _ := winoPadPool.Get().(*[]float32)
-	if xp == nil || cap(*xp) < need {
-		s := make([]float32, need)
-		xp = &s
-	}
-	*xp = (*xp)[:need]
+	xp := pooledFloats(&winoPadPool, need)
 	x := *xp
 	hw := p.H * p.W
 	rows := min(p.H, g.hp-p.PadT) // image rows inside the buffer

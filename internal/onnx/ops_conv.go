@@ -289,14 +289,13 @@ func runConv(rc *runCtx, st *step, n *node, a *convAttrs, ins []*value) ([]*valu
 		}
 	}
 	var out []float32
-	switch {
-	case res == nil:
+	if res == nil {
 		out = rc.alloc(p.N * p.M * oh * ow)
-	case res == x: // the Conv reads the buffer the sum goes to
-		out = rc.alloc(len(res.f))
-		copy(out, res.f)
-	default:
-		if out = rc.steal(st, len(ins)-1); out == nil {
+	} else {
+		if res != x { // the Conv must not write the buffer it reads
+			out = rc.steal(st, len(ins)-1)
+		}
+		if out == nil {
 			out = rc.alloc(len(res.f))
 			copy(out, res.f)
 		}
